@@ -1,0 +1,98 @@
+# kiln: bakes a Kubernetes cluster into bootable, immutable OS images.
+# `make` installs what it needs and builds every image; `make test` runs the tests; `make help` lists the rest.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := all
+TOP := $(abspath .)
+BUILD ?= $(TOP)/build
+OUT ?= $(TOP)/out
+KILN_CACHE ?= /var/cache/kiln
+ROLES := master node
+export KILN_TOP := $(TOP)
+export KILN_BUILD := $(BUILD)
+export KILN_OUT := $(OUT)
+export KILN_CACHE
+
+S := $(TOP)/scripts
+DEPS_STAMP := $(BUILD)/.deps
+INIT := $(BUILD)/init/init $(BUILD)/init/initctl
+KERNEL := $(KILN_CACHE)/kernel/root/vmlinuz
+BUSYBOX := $(KILN_CACHE)/busybox/busybox
+COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
+STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh
+
+.PHONY: all help deps init images $(ROLES) test test-unit test-system test-long bench clean distclean \
+	run-master run-node run-master-disk run-node-disk repro
+
+help: ## list the targets
+	@echo "kiln: make targets"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{ printf "  %-16s %s\n", $$1, $$2 }'
+
+all: images ## install dependencies (as root) and build every role's images
+
+# Dependencies: Debian packages, the Debian kernel and a musl busybox, cached under $(KILN_CACHE).
+deps: $(DEPS_STAMP) ## install packages, fetch the kernel, build busybox
+$(DEPS_STAMP): $(S)/deps.sh $(S)/busybox.config
+	@$(S)/deps.sh all
+	@mkdir -p $(@D) && touch $@
+$(KERNEL) $(BUSYBOX): $(DEPS_STAMP)
+
+init: $(INIT) ## build the init (PID 1) and initctl
+$(INIT): $(DEPS_STAMP) $(wildcard init/*.c init/*.h init/Makefile)
+	@$(MAKE) -s -C init O=$(BUILD)/init all
+
+# The disk's first stage (finds the system slot and switches to it), shared by every role.
+$(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) images/boot.conf $(STAGE_SCRIPTS)
+	@$(S)/stage-rootfs.sh boot
+$(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
+	@$(S)/mk-initramfs.sh $(BUILD)/stage/boot $@
+
+define role_rules
+$(1)_FILES := $$(shell find images/$(1) -type f -o -type l 2>/dev/null)
+$(BUILD)/stage/$(1).origins: $$(INIT) $$(BUSYBOX) $$(KERNEL) $$(COMMON_FILES) $$($(1)_FILES) $$(STAGE_SCRIPTS)
+	@$$(S)/stage-rootfs.sh $(1)
+$(OUT)/$(1)/vmlinuz: $$(KERNEL)
+	@mkdir -p $$(@D) && cp $$< $$@.tmp && mv $$@.tmp $$@
+$(OUT)/$(1)/initramfs.cpio.gz: $(BUILD)/stage/$(1).origins $$(S)/mk-initramfs.sh
+	@$$(S)/mk-initramfs.sh $(BUILD)/stage/$(1) $$@
+$(OUT)/$(1)/disk.img: $(BUILD)/stage/$(1).origins $(BUILD)/boot.cpio.gz $$(S)/mk-disk.sh
+	@$$(S)/mk-disk.sh $(1) $$@
+$(OUT)/$(1)/manifest.txt: $(BUILD)/stage/$(1).origins $$(S)/manifest.sh
+	@$$(S)/manifest.sh $(BUILD)/stage/$(1) $$< $$@
+$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/manifest.txt
+endef
+$(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
+
+images: $(ROLES) ## build out/<role>/: vmlinuz, initramfs.cpio.gz, disk.img, manifest.txt
+
+run-master: master ## boot the master initramfs in QEMU on this console (Ctrl-A X leaves)
+	@$(S)/run-qemu.sh $(OUT)/master/vmlinuz $(OUT)/master/initramfs.cpio.gz
+run-node: node ## boot the node initramfs in QEMU on this console (Ctrl-A X leaves)
+	@$(S)/run-qemu.sh $(OUT)/node/vmlinuz $(OUT)/node/initramfs.cpio.gz
+run-master-disk: master ## boot the master disk image (syslinux, slot A) in QEMU
+	@$(S)/run-qemu.sh --disk $(OUT)/master/disk.img
+run-node-disk: node ## boot the node disk image in QEMU
+	@$(S)/run-qemu.sh --disk $(OUT)/node/disk.img
+
+test: images test-unit test-system ## unit tests and system tests (builds, PID 1, QEMU boots, reproducibility)
+test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
+	@$(MAKE) -s -C init O=$(BUILD)/init test
+	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools test; fi
+test-system: images ## TAP system tests under prove
+	@prove -v --timer tests/system/*.t
+test-long: images ## long soaks and fuzzing
+	@KILN_LONG=1 prove --timer tests/system/*.t
+	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
+
+bench: images ## boot and build benchmarks, printed as ratios
+	@$(S)/bench.sh
+
+repro: images ## build again into a second tree and compare every output byte for byte
+	@$(S)/repro.sh
+
+clean: ## remove build/ and out/ (the dependency cache and PKI secrets stay)
+	rm -rf $(BUILD) $(OUT)
+	@if [ -f init/Makefile ]; then $(MAKE) -s -C init clean O=$(BUILD)/init >/dev/null 2>&1 || true; fi
+
+distclean: clean ## also drop the cached kernel and busybox
+	rm -rf $(KILN_CACHE)

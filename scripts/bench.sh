@@ -1,0 +1,66 @@
+#!/bin/sh
+# bench.sh: kiln's performance goals, measured side by side in one run and printed (never a pass/fail test).
+#  - master boot to ready under kiln's init vs the same kernel and etcd under a three-line shell init
+#  - init binary size, init's resident memory after boot, initramfs size without components and modules
+#  - build time with a warm dependency cache
+. "$(dirname "$0")/lib.sh"
+cd "$KILN_TOP"
+TOP=$KILN_TOP
+. "$KILN_TOP/tests/system/lib/tap.sh" >/dev/null
+. "$KILN_TOP/tests/system/lib/vm.sh"
+runs=${BENCH_RUNS:-3}
+o=$KILN_OUT/master
+b=$VM_DIR/bench
+mkdir -p "$b"
+
+# The baseline: the master's own root, with /init a three-line shell script starting etcd directly.
+rm -rf "$b/root"; cp -a "$KILN_BUILD/stage/master" "$b/root"
+rm -f "$b/root/init"
+cat > "$b/root/init" <<'EOF'
+#!/bin/sh
+mount -t proc p /proc; mount -t devtmpfs d /dev; mount -t tmpfs t /data; exec >/dev/console 2>&1; /usr/bin/etcd --data-dir /data/etcd >/dev/null 2>&1 &
+until /usr/bin/etcdctl endpoint health >/dev/null 2>&1; do sleep 0.05; done; echo "baseline: ready in $(cut -d' ' -f1 /proc/uptime)s"
+exec sleep 1000000
+EOF
+chmod 755 "$b/root/init"
+sh "$KILN_TOP/scripts/mk-initramfs.sh" "$b/root" "$b/baseline.cpio.gz" >/dev/null
+
+# boot_time NAME INITRD REGEX: seconds from kernel start to the ready line, as the guest reports it.
+boot_time() {
+	vm_start "$1" --mem 512 "$o/vmlinuz" "$2"
+	vm_wait "$1" "$3" 120 || { echo "bench: $1 did not reach '$3'" >&2; vm_kill "$1"; echo 0; return; }
+	vm_log "$1" | grep -E "$3" | head -n 1 | sed 's/.* in \([0-9.]*\)s.*/\1/'
+}
+
+kiln_t= base_t= rss=
+i=1
+while [ $i -le "$runs" ]; do
+	t=$(boot_time "kiln$i" "$o/initramfs.cpio.gz" 'kiln: ready: [0-9]+ services in [0-9.]+s')
+	[ $i -eq 1 ] && rss=$(vm_run "kiln$i" "grep VmRSS /proc/1/status" 20 | awk '/VmRSS/ {print $2}')
+	vm_kill "kiln$i"
+	u=$(boot_time "base$i" "$b/baseline.cpio.gz" 'baseline: ready in [0-9.]+s')
+	vm_kill "base$i"
+	echo "bench: run $i: kiln init ${t}s, shell init ${u}s"
+	kiln_t="$kiln_t $t" base_t="$base_t $u"
+	i=$((i + 1))
+done
+median() { printf '%s\n' $1 | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+km=$(median "$kiln_t") bm=$(median "$base_t")
+echo "bench: master boot to ready (median of $runs): kiln init ${km}s, three-line shell init ${bm}s," \
+	"ratio $(awk -v a="$km" -v b="$bm" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (goal <= 1.10)"
+
+init_size=$(stat -c %s "$KILN_BUILD/init/init")
+echo "bench: init binary $((init_size / 1024)) KiB (goal < 100 KiB); initctl $(($(stat -c %s "$KILN_BUILD/init/initctl") / 1024)) KiB"
+echo "bench: init resident memory after boot ${rss:-?} KiB (goal < 1024 KiB)"
+
+# The initramfs without component binaries (host Debian files) and kernel modules.
+rm -rf "$b/bare"; cp -a "$KILN_BUILD/stage/master" "$b/bare"
+awk -F'\t' '$2 ~ /^(deb|kernel):/ { print $1 }' "$KILN_BUILD/stage/master.origins" | while read -r f; do rm -f "$b/bare$f"; done
+sh "$KILN_TOP/scripts/mk-initramfs.sh" "$b/bare" "$b/bare.cpio.gz" >/dev/null
+echo "bench: initramfs without components and modules $(($(stat -c %s "$b/bare.cpio.gz") / 1024)) KiB (goal < 2048 KiB);" \
+	"whole master initramfs $(($(stat -c %s "$o/initramfs.cpio.gz") / 1024)) KiB"
+
+# Build time with a warm cache: everything after the dependencies, into fresh folders.
+start=$(date +%s.%N)
+make -s -C "$KILN_TOP" BUILD="$b/build" OUT="$b/out" images >/dev/null
+echo "bench: full image build with a warm cache $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s"

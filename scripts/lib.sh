@@ -1,0 +1,46 @@
+# lib.sh: small helpers shared by kiln's build scripts (sourced, never run).
+# Every script: POSIX sh, set -eu, LC_ALL=C, one line of output a step.
+
+set -eu
+LC_ALL=C
+export LC_ALL
+umask 022
+
+KILN_TOP=${KILN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+KILN_CACHE=${KILN_CACHE:-/var/cache/kiln}
+KILN_BUILD=${KILN_BUILD:-$KILN_TOP/build}
+KILN_OUT=${KILN_OUT:-$KILN_TOP/out}
+
+say() { printf '%s: %s\n' "${0##*/}" "$*"; }
+die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# The reproducible build time: the last commit, or a fixed epoch outside git.
+source_date_epoch() {
+	if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+		echo "$SOURCE_DATE_EPOCH"
+	elif git -C "$KILN_TOP" log -1 --format=%ct >/dev/null 2>&1; then
+		git -C "$KILN_TOP" log -1 --format=%ct
+	else
+		echo 1735689600
+	fi
+}
+
+# The kernel release unpacked by deps.sh (e.g. 6.1.0-56-amd64).
+kernel_release() {
+	cat "$KILN_CACHE/kernel/release" 2>/dev/null || die "no kernel in $KILN_CACHE: run 'make deps'"
+}
+kernel_root() { echo "$KILN_CACHE/kernel/root"; }
+
+# Read `key = value` from an image.conf-style file; $3 is the default.
+conf_get() {
+	v=$(sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$1" | sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*//p" | tail -n 1)
+	echo "${v:-${3:-}}"
+}
+
+# List values of a repeatable key, one per line (whitespace-separated words split too).
+conf_list() {
+	sed -e 's/#.*//' "$1" | sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*//p" | tr ' \t' '\n\n' | sed '/^$/d'
+}
+
+# Replace $2 by $1 atomically: outputs are written aside, then renamed into place.
+commit_file() { mv -f "$1" "$2"; }

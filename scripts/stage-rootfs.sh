@@ -1,0 +1,236 @@
+#!/bin/sh
+# stage-rootfs.sh ROLE: assembles the root filesystem of a role (master, node, or boot: the disk's
+# first-stage initramfs) in $KILN_BUILD/stage/ROLE, with an origins list for the manifest.
+# Images are made from this folder in one step each; nothing is ever mounted.
+. "$(dirname "$0")/lib.sh"
+
+role=${1:?usage: stage-rootfs.sh ROLE}
+case $role in
+boot) conf=$KILN_TOP/images/boot.conf ;;
+*) conf=$KILN_TOP/images/$role/image.conf ;;
+esac
+[ -f "$conf" ] || die "no image declaration for role '$role' ($conf)"
+
+release=$(kernel_release)
+kroot=$(kernel_root)
+busybox=$KILN_CACHE/busybox/busybox
+init_bin=${KILN_INIT:-$KILN_BUILD/init/init}
+initctl_bin=${KILN_INITCTL:-$KILN_BUILD/init/initctl}
+for f in "$busybox" "$init_bin" "$initctl_bin"; do
+	[ -x "$f" ] || die "missing $f: run 'make' (deps and init) first"
+done
+
+final=$KILN_BUILD/stage/$role
+st=$final.tmp
+origins=$final.origins.tmp
+rm -rf "$st" "$origins"
+mkdir -p "$st"
+: > "$origins"
+
+origin() { printf '%s\t%s\n' "$1" "$2" >> "$origins"; }
+
+skeleton() {
+	for d in usr/bin usr/sbin usr/lib usr/lib64 dev proc sys run tmp data newroot root etc/kiln/identity \
+		etc/kiln/services var; do
+		mkdir -p "$st/$d"
+	done
+	ln -s usr/bin "$st/bin"; ln -s usr/sbin "$st/sbin"
+	ln -s usr/lib "$st/lib"; ln -s usr/lib64 "$st/lib64"
+	ln -s /run "$st/var/run"; ln -s /data/log "$st/var/log"; ln -s /data/lib "$st/var/lib"
+	ln -s /tmp "$st/var/tmp"
+	chmod 1777 "$st/tmp"; chmod 0700 "$st/root"
+	# The kernel opens /dev/console before init runs: the node must be in the archive.
+	mknod -m 0600 "$st/dev/console" c 5 1
+	mknod -m 0666 "$st/dev/null" c 1 3
+	ln -s sbin/init "$st/init"
+}
+
+install_init() {
+	cp "$init_bin" "$st/usr/sbin/init"; origin /usr/sbin/init "build:init/"
+	cp "$initctl_bin" "$st/usr/sbin/initctl"; origin /usr/sbin/initctl "build:init/"
+}
+
+install_busybox() {
+	cp "$busybox" "$st/usr/bin/busybox"
+	origin /usr/bin/busybox "build:busybox $(cat "$KILN_CACHE/busybox/version" 2>/dev/null || echo debian-source) (musl, static)"
+	"$busybox" --list-full | while read -r p; do
+		case $p in bin/*) p=usr/$p ;; sbin/*) p=usr/$p ;; esac
+		[ -e "$st/$p" ] || [ -L "$st/$p" ] && continue
+		mkdir -p "$st/${p%/*}"
+		ln -s /usr/bin/busybox "$st/$p"
+	done
+}
+
+# Copy a host path into the stage at its canonical location, re-creating symlinks on the way
+# (so /lib64/ld-linux-x86-64.so.2 stays a link to the real file, as on the host).
+copy_host_path() {
+	p=$1
+	dir=$(cd "${p%/*}" 2>/dev/null && pwd -P) || die "$p: no such directory on the build host"
+	canon=$dir/${p##*/}
+	[ -e "$st$canon" ] || [ -L "$st$canon" ] && return 0
+	mkdir -p "$st$dir"
+	if [ -L "$canon" ]; then
+		target=$(readlink "$canon")
+		ln -s "$target" "$st$canon"
+		case $target in /*) copy_host_path "$target" ;; *) copy_host_path "$dir/$target" ;; esac
+	elif [ -f "$canon" ]; then
+		cp -p "$canon" "$st$canon"
+		echo "$canon" >> "$st.hostfiles"
+	else
+		die "$p: not a file on the build host"
+	fi
+}
+
+# The shared libraries an ELF file needs (DT_NEEDED, recursively) and its interpreter.
+# A library that cannot be found is a build error, never a silent omission.
+elf_needs() {
+	readelf -lW "$1" 2>/dev/null | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p'
+	readelf -dW "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r lib; do
+		found=
+		for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /lib /usr/lib; do
+			[ -e "$d/$lib" ] && { found=$d/$lib; break; }
+		done
+		[ -n "$found" ] || die "$1 needs $lib, which is not on the build host"
+		echo "$found"
+	done
+}
+
+install_binaries() {
+	: > "$st.hostfiles"
+	todo=$(conf_list "$conf" binaries)
+	seen=" "
+	while [ -n "$todo" ]; do
+		next=
+		for b in $todo; do
+			case $seen in *" $b "*) continue ;; esac
+			seen="$seen$b "
+			[ -e "$b" ] || die "$b (named in ${conf#"$KILN_TOP"/}) is not on the build host: run 'make deps'"
+			copy_host_path "$b"
+			next="$next $(elf_needs "$(readlink -f "$b")" | tr '\n' ' ')"
+		done
+		todo=$next
+	done
+	# Record which Debian package each host file came from (one dpkg query for all).
+	if [ -s "$st.hostfiles" ]; then
+		sort -u "$st.hostfiles" | while read -r f; do
+			pkg=$(dpkg -S "$f" 2>/dev/null | head -n 1 | cut -d: -f1)
+			[ -n "$pkg" ] || pkg=$(dpkg -S "$(echo "$f" | sed 's|^/usr/lib/|/lib/|')" 2>/dev/null | head -n 1 | cut -d: -f1)
+			ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+			origin "$f" "deb:${pkg:-unknown} ${ver}"
+		done
+	fi
+	rm -f "$st.hostfiles"
+}
+
+# Kernel modules with their dependencies and pre-softdeps, resolved on the build host from
+# modules.dep, so the image carries exactly what it loads.
+install_modules() {
+	mods=$(conf_list "$conf" modules)
+	[ -n "$mods" ] || return 0
+	kd=$kroot/lib/modules/$release
+	dest=$st/usr/lib/modules/$release
+	mkdir -p "$dest"
+	list=$st.modlist
+	: > "$list"
+	# Recursive: every variable is local (dash, bash and busybox sh all have `local`).
+	resolve_module() {
+		local name line dep d pre m pres
+		name=$(echo "$1" | tr - _)
+		grep -q "^$name\$" "$list.names" 2>/dev/null && return 0
+		echo "$name" >> "$list.names"
+		line=$(awk -v n="$name" -F: '{ f=$1; sub(/.*\//, "", f); sub(/\.ko$/, "", f); gsub(/-/, "_", f); if (f == n) { print; exit } }' "$kd/modules.dep")
+		if [ -z "$line" ]; then
+			awk -v n="$name" '{ f=$0; sub(/.*\//, "", f); sub(/\.ko$/, "", f); gsub(/-/, "_", f); if (f == n) found=1 } END { exit !found }' \
+				"$kd/modules.builtin" && return 0
+			die "kernel module '$name' is neither a module nor built into $release"
+		fi
+		echo "$line" >> "$list"
+		for dep in ${line#*:}; do
+			d=${dep##*/}; resolve_module "${d%.ko}"
+		done
+		# A softdep may name an alias (crypto-crc32c): the image's softdep file names modules.
+		pres=
+		for pre in $(sed -n "s/^softdep $name pre: *//p" "$kd/modules.softdep" 2>/dev/null); do
+			for m in $(module_alias "$pre"); do
+				resolve_module "$m"
+				pres="$pres $m"
+			done
+		done
+		[ -z "$pres" ] || echo "softdep $name pre:$pres" >> "$list.soft"
+	}
+	# Names of the modules an alias stands for (the name itself when it is a module).
+	module_alias() {
+		local a
+		a=$(awk -v a="$1" '$1 == "alias" && $2 == a { print $3 }' "$kd/modules.alias")
+		echo "${a:-$1}" | tr - _
+	}
+	: > "$list.names"; : > "$list.soft"
+	for m in $mods; do resolve_module "$m"; done
+	sort -u "$list" > "$dest/modules.dep"
+	cut -d: -f1 "$dest/modules.dep" | while read -r ko; do
+		mkdir -p "$dest/${ko%/*}"
+		cp "$kd/$ko" "$dest/$ko"
+		origin "/usr/lib/modules/$release/$ko" "kernel:linux-image-$release"
+	done
+	cp "$kd/modules.builtin" "$dest/"
+	sort -u "$list.soft" > "$dest/modules.softdep"
+	for f in modules.dep modules.builtin modules.softdep; do
+		origin "/usr/lib/modules/$release/$f" "kernel:linux-image-$release (filtered)"
+	done
+	printf '%s\n' $mods > "$st/etc/kiln/modules"
+	origin /etc/kiln/modules "build:${conf#"$KILN_TOP"/}"
+	rm -f "$list" "$list.names" "$list.soft"
+}
+
+# Repository overlays: files as they are in git, owners root unless chowned below.
+install_overlay() {
+	src=$1
+	[ -d "$src" ] || return 0
+	(cd "$src" && find . -type f -o -type l) | sed 's|^\./||' | sort | while read -r f; do
+		mkdir -p "$st/${f%/*}"
+		rm -f "$st/$f"
+		cp -P "$src/$f" "$st/$f"
+		origin "/$f" "repo:${src#"$KILN_TOP"/}/$f"
+	done
+}
+
+write_release() {
+	{
+		echo "KILN_ROLE=$role"
+		echo "KILN_VERSION=${KILN_VERSION:-$(git -C "$KILN_TOP" describe --always --dirty 2>/dev/null || echo unknown)}"
+		echo "KILN_KERNEL=$release"
+	} > "$st/etc/kiln/release"
+	origin /etc/kiln/release "build:scripts/stage-rootfs.sh"
+}
+
+# Image options that remove parts: console_shell = no drops the console shell service.
+apply_options() {
+	shell=$(conf_get "$conf" console_shell "${KILN_CONSOLE_SHELL:-yes}")
+	case $shell in
+	no|false) rm -f "$st/etc/kiln/services/console" ;;
+	esac
+}
+
+finish() {
+	sde=$(source_date_epoch)
+	chown -R 0:0 "$st"
+	find "$st" -exec touch -h -d "@$sde" {} +
+	rm -rf "$final" "$final.origins"
+	mv "$origins" "$final.origins"
+	mv "$st" "$final"
+}
+
+say "$role: staging in ${final#"$KILN_TOP"/}"
+skeleton
+install_init
+install_busybox
+if [ "$role" != boot ]; then
+	install_overlay "$KILN_TOP/rootfs"
+	install_overlay "$KILN_TOP/images/$role/rootfs"
+	install_binaries
+	apply_options
+fi
+install_modules
+write_release
+finish
+say "$role: $(find "$final" -type f | wc -l) files, $(du -sk "$final" | cut -f1) KiB"

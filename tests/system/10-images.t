@@ -1,0 +1,70 @@
+#!/bin/sh
+# 10-images.t: what `make` built: every role's files, the libraries its binaries need (proved by running them
+# inside the staged root), the kernel modules, the initramfs and disk layouts, the manifest, a no-op second make.
+. tests/system/lib/tap.sh
+
+plan 27
+stage=$KILN_BUILD/stage
+release=$(cat /var/cache/kiln/kernel/release 2>/dev/null || echo none)
+
+for role in master node; do
+	o=$KILN_OUT/$role
+	check "$role: vmlinuz, initramfs, disk image and manifest exist" \
+		test -s "$o/vmlinuz" -a -s "$o/initramfs.cpio.gz" -a -s "$o/disk.img" -a -s "$o/manifest.txt"
+	check "$role: init and initctl are static and in the image" \
+		sh -c "file -L '$stage/$role/sbin/init' '$stage/$role/sbin/initctl' | grep -c 'statically linked' | grep -qx 2"
+	check "$role: /init, /dev/console and a busybox shell are in the initramfs" \
+		sh -c "gzip -dc '$o/initramfs.cpio.gz' | cpio -t --quiet 2>/dev/null | grep -Exc '(\./)?(init|dev/console|usr/bin/sh|usr/sbin/init)' | grep -qx 4"
+	# Every module the image loads is there with all of its dependencies.
+	check "$role: every listed module and its dependencies are in the image" sh -c "
+		d='$stage/$role/usr/lib/modules/$release'
+		for m in \$(cat '$stage/$role/etc/kiln/modules'); do
+			n=\$(echo \$m | tr - _)
+			grep -q \"/\$n.ko:\" \"\$d/modules.dep\" || grep -q \"/\$(echo \$m | tr _ -).ko:\" \"\$d/modules.dep\" || \
+				grep -q \"/\$m.ko\$\" \"\$d/modules.builtin\" || { echo missing \$m; exit 1; }
+		done
+		cut -d: -f2 \"\$d/modules.dep\" | tr ' ' '\n' | sed '/^\$/d' | sort -u | while read -r ko; do
+			test -f \"\$d/\$ko\" || { echo missing dependency \$ko; exit 1; }
+		done"
+	check "$role: the manifest names an origin and a sha256 for every file" sh -c "
+		n=\$(grep -vc '^#' '$o/manifest.txt'); f=\$(find '$stage/$role' ! -type d | wc -l)
+		[ \$n -eq \$f ] || { echo \"manifest has \$n entries, image \$f files\"; exit 1; }
+		! grep -v '^#' '$o/manifest.txt' | awk -F'\t' '\$2 == \"file\" && length(\$6) != 64 || \$7 == \"\"' | grep .
+		grep -q '^/usr/sbin/init	file	755	0:0	' '$o/manifest.txt'"
+	# Disk: MBR with four partitions, p1 active FAT with syslinux; ext4 slots and data with their labels.
+	check "$role: disk has the four partitions of DESIGN.md, p1 active" sh -c "
+		sfdisk -d '$o/disk.img' | grep -c 'start=' | grep -qx 4 &&
+		sfdisk -d '$o/disk.img' | sed -n '/img1 :/p' | grep -q 'type=c, bootable'"
+	check "$role: disk filesystems carry the kiln labels, slot A holds the system" sh -c "
+		for p in 2:kiln-sys-a 3:kiln-sys-b 4:kiln-data; do
+			off=\$(sfdisk -d '$o/disk.img' | sed -n \"s/.*img\${p%%:*} : start= *\\([0-9]*\\),.*/\\1/p\")
+			dumpe2fs -h \"$o/disk.img?offset=\$((off * 512))\" 2>/dev/null | grep -q \"volume name: *\${p#*:}\$\" || { echo no \${p#*:}; exit 1; }
+		done
+		off=\$(sfdisk -d '$o/disk.img' | sed -n 's/.*img2 : start= *\\([0-9]*\\),.*/\\1/p')
+		debugfs -R 'stat /usr/sbin/init' \"$o/disk.img?offset=\$((off * 512))\" 2>/dev/null | grep -q 'Type: regular'"
+	check "$role: the boot partition has syslinux, a kernel and the first stage for slot A" sh -c "
+		mdir -a -i '$o/disk.img@@1M' :: | grep -q 'ldlinux  *sys' &&
+		mtype -i '$o/disk.img@@1M' ::syslinux.cfg | grep -q 'kiln.root=kiln-sys-a' &&
+		mdir -i '$o/disk.img@@1M' :: | grep -q 'vmlinuz-a' && mdir -i '$o/disk.img@@1M' :: | grep -q 'initrd-a'"
+done
+
+# The binaries run inside the staged root with only the libraries the image carries.
+check "master: etcd runs with the image's own libraries" chroot "$stage/master" /usr/bin/etcd --version
+check "master: etcdctl runs with the image's own libraries" chroot "$stage/master" /usr/bin/etcdctl version
+check "node: containerd runs with the image's own libraries" chroot "$stage/node" /usr/bin/containerd --version
+check "node: runc runs with the image's own libraries" chroot "$stage/node" /usr/sbin/runc --version
+check "node: the CNI bridge plugin runs with the image's own libraries" sh -c \
+	"chroot '$stage/node' /usr/lib/cni/bridge 2>&1 | grep -qi 'CNI'"
+check "node: ctr runs with the image's own libraries" chroot "$stage/node" /usr/bin/ctr --version
+check "master: e2fsck (for the data partition) runs with the image's own libraries" \
+	sh -c "chroot '$stage/master' /usr/sbin/e2fsck -V 2>&1 | grep -q 'e2fsck 1\.'"
+check "node image has no etcd, master image has no containerd" \
+	sh -c "! test -e '$stage/node/usr/bin/etcd' && ! test -e '$stage/master/usr/bin/containerd'"
+
+# Up to date: a second make does nothing.
+check "a second 'make' finds nothing to do" make -q images
+start=$(date +%s)
+check "a second 'make' returns in seconds" make -s images
+diag "second make: $(($(date +%s) - start)) s"
+[ $(($(date +%s) - start)) -le 20 ] && ok "second make under 20 s" || not_ok "second make under 20 s"
+done_testing

@@ -1,0 +1,33 @@
+#!/bin/sh
+# 40-qemu-master.t: the master initramfs boots under QEMU (TCG) to `kiln: ready` with etcd really answering,
+# initctl works on the console, and `initctl poweroff` ends QEMU cleanly.
+. tests/system/lib/tap.sh
+. tests/system/lib/vm.sh
+
+plan 8
+o=$KILN_OUT/master
+vm_start m --mem 512 "$o/vmlinuz" "$o/initramfs.cpio.gz"
+if vm_wait m 'kiln: (ready|degraded):' 90; then
+	ok "master initramfs boots to ready in $(vm_elapsed m) s: $(vm_log m | grep -E 'kiln: (ready|degraded)' | head -n 1)"
+else
+	not_ok "master initramfs boots to ready"; diag "$(vm_log m | tail -n 30)"; bail "no boot"
+fi
+check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/m/console.log'"
+out=$(vm_run m "etcdctl endpoint health" 60)
+case $out in *"is healthy"*) ok "etcdctl endpoint health, inside the machine" ;;
+*) not_ok "etcdctl endpoint health, inside the machine"; diag "$out" ;; esac
+out=$(vm_run m "etcdctl put kiln-test hello && etcdctl get kiln-test --print-value-only" 30)
+case $out in *hello*) ok "etcd stores and returns a key" ;; *) not_ok "etcd stores and returns a key"; diag "$out" ;; esac
+out=$(vm_run m "initctl status" 15)
+if echo "$out" | grep -Eq '^etcd +ready'; then ok "initctl status shows etcd ready"; else not_ok "initctl status shows etcd ready"; diag "$out"; fi
+out=$(vm_run m "cat /proc/1/status | grep -E '^(VmRSS|Name)'; ls /data/log" 15)
+if echo "$out" | grep -q 'etcd.log'; then ok "etcd's output is captured in /data/log/etcd.log"; else not_ok "etcd's output captured in /data/log"; diag "$out"; fi
+diag "init: $(echo "$out" | grep VmRSS | tr -s ' \t' ' ')"
+vm_send m "initctl poweroff"
+if vm_wait_exit m 60; then
+	ok "initctl poweroff ends QEMU (status $vm_status)"
+	check "the init stopped its services and powered off" sh -c "grep -q 'kiln: powering off' '$VM_DIR/m/console.log'"
+else
+	not_ok "initctl poweroff ends QEMU"; diag "$(vm_log m | tail -n 20)"; not_ok "powered off"
+fi
+done_testing

@@ -1,0 +1,24 @@
+# tap.sh: a few TAP helpers for kiln's system tests (POSIX sh, sourced). Run from the repo root by prove.
+set -u
+LC_ALL=C
+export LC_ALL
+TOP=$(pwd)
+KILN_BUILD=${KILN_BUILD:-$TOP/build}
+KILN_OUT=${KILN_OUT:-$TOP/out}
+tap_n=0
+tap_failed=0
+
+plan() { echo "1..$1"; }
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+not_ok() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP $*"; }
+
+# check "description" command...: ok when the command succeeds; its output becomes diagnostics otherwise.
+check() {
+	desc=$1; shift
+	if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; diag "$out" | tail -n 20; fi
+}
+# bail "reason": stop the whole file now (prove reports it as failed).
+bail() { echo "Bail out! $*"; exit 1; }
+done_testing() { [ "$tap_failed" -eq 0 ]; }

@@ -18,7 +18,7 @@ rm -rf "$b/root"; cp -a "$KILN_BUILD/stage/master" "$b/root"
 rm -f "$b/root/init"
 cat > "$b/root/init" <<'EOF'
 #!/bin/sh
-mount -t proc p /proc; mount -t devtmpfs d /dev; mount -t tmpfs t /data; exec >/dev/console 2>&1; /usr/bin/etcd --data-dir /data/etcd >/dev/null 2>&1 &
+mount -t proc p /proc; mount -t devtmpfs d /dev; mount -t tmpfs t /data; ip link set lo up; exec >/dev/console 2>&1; /usr/bin/etcd --data-dir /data/etcd >/dev/null 2>&1 &
 until /usr/bin/etcdctl endpoint health >/dev/null 2>&1; do sleep 0.05; done; echo "baseline: ready in $(cut -d' ' -f1 /proc/uptime)s"
 exec sleep 1000000
 EOF

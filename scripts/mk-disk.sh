@@ -66,7 +66,8 @@ make_boot() {
 make_ext4() { # label offset-sectors mib source-dir [options]: straight into the disk file at its offset
 	label=$1; off=$(($2 * 512)); mib=$3; src=$4; shift 4
 	u=$(fixed_uuid "$label")
-	mke2fs -q -F -t ext4 -L "$label" -U "$u" -E "hash_seed=$u,root_owner=0:0,offset=$off" -b 4096 -I 256 \
+	mke2fs -q -F -t ext4 -L "$label" -U "$u" \
+		-E "hash_seed=$u,root_owner=0:0,offset=$off,lazy_itable_init=1,lazy_journal_init=1" -b 4096 -I 256 \
 		-d "$src" "$@" "$out.tmp" "${mib}M" >/dev/null || die "mke2fs $label failed"
 	clamp_times "$out.tmp?offset=$off" "$src"
 }
@@ -114,7 +115,7 @@ say "$role: disk image ${out#"$KILN_TOP"/} (boot ${boot_mib} MiB, slots 2x${slot
 mkdir -p "$(dirname "$out")" "$work/empty"
 partition
 make_boot
-dd if="$work/boot.img" of="$out.tmp" bs=1M seek=$((s1 / 2048)) conv=notrunc status=none
+dd if="$work/boot.img" of="$out.tmp" bs=1M seek=$((s1 / 2048)) conv=notrunc,sparse status=none
 make_ext4 kiln-sys-a "$s2" "$slot_mib" "$stage" -O ^has_journal
 make_ext4 kiln-sys-b "$s3" "$slot_mib" "$work/empty" -O ^has_journal
 stage_data

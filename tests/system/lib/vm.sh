@@ -43,7 +43,11 @@ vm_wait() {
 }
 
 # vm_send NAME LINE: type a line on the console (the image's console shell reads it).
-vm_send() { printf '%s\n' "$2" > "$VM_DIR/$1/con.in"; }
+# Never blocks: a VM that is gone has no reader on its fifo.
+vm_send() {
+	kill -0 "$(cat "$VM_DIR/$1/qemu.pid")" 2>/dev/null || return 1
+	timeout 5 sh -c 'printf "%s\n" "$1" > "$2"' sh "$2" "$VM_DIR/$1/con.in"
+}
 
 # vm_run NAME COMMAND SECONDS: run COMMAND in the console shell; its output between markers goes to stdout.
 # The markers are computed by the shell, so the echoed command line never matches them.
@@ -51,7 +55,7 @@ vm_run_n=0
 vm_run() {
 	vm_run_n=$((vm_run_n + 1))
 	tag="k$$x$vm_run_n"
-	vm_send "$1" "echo \"<<\"'$tag'; $2; echo \"$tag\"'>>'rc=\$?"
+	vm_send "$1" "echo \"<<\"'$tag'; $2; echo \"$tag\"'>>'rc=\$?" || { echo "(machine $1 is not running)"; return 1; }
 	vm_wait "$1" "^$tag>>rc=" "$3" || { echo "(no answer from '$2' in $3 s)"; return 1; }
 	sed -n "/^<<$tag/,/^$tag>>rc=/p" "$VM_DIR/$1/console.log" | tr -d '\r' | sed '1d;$d'
 	sed -n "s/^$tag>>rc=\([0-9]*\).*/\1/p" "$VM_DIR/$1/console.log" | tr -d '\r' | head -n 1 | grep -qx 0

@@ -21,14 +21,14 @@ BUSYBOX := $(KILN_CACHE)/busybox/busybox
 COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh
 
-.PHONY: all help deps init images $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe tools check pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
 	@echo "kiln: make targets"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{ printf "  %-16s %s\n", $$1, $$2 }'
 
-all: images ## install dependencies (as root) and build every role's images
+all: images machines ## install dependencies (as root), build every role's images and every machine's identity
 
 # Dependencies: Debian packages, the Debian kernel and a musl busybox, cached under $(KILN_CACHE).
 deps: $(DEPS_STAMP) ## install packages, fetch the kernel, build busybox
@@ -42,7 +42,7 @@ $(INIT): $(DEPS_STAMP) $(wildcard init/*.c init/*.h init/Makefile)
 	@$(MAKE) -s -C init O=$(BUILD)/init all
 
 # The disk's first stage (finds the system slot and switches to it), shared by every role.
-$(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) images/boot.conf $(STAGE_SCRIPTS)
+$(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) $(shell find images/boot -type f) $(STAGE_SCRIPTS)
 	@$(S)/stage-rootfs.sh boot
 $(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
 	@$(S)/mk-initramfs.sh $(BUILD)/stage/boot $@
@@ -64,6 +64,25 @@ endef
 $(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
 
 images: $(ROLES) ## build out/<role>/: vmlinuz, initramfs.cpio.gz, disk.img, manifest.txt
+
+# The cluster: one file in (CLUSTER), the PKI kept as state in SECRETS, every machine's identity out.
+CLUSTER ?= configs/cluster.yaml
+SECRETS ?= secrets/$(notdir $(basename $(CLUSTER)))
+KILN_TOOL := $(BUILD)/tools/kiln
+tools: $(KILN_TOOL) ## build the host tool `kiln` (check, render, pki status)
+$(KILN_TOOL): $(DEPS_STAMP) $(wildcard tools/*/*.c tools/*/*.h tools/Makefile)
+	@$(MAKE) -s -C tools O=$(BUILD)/tools all
+check: $(KILN_TOOL) ## validate the cluster file
+	@$(KILN_TOOL) check $(CLUSTER)
+$(OUT)/cluster/cluster.env: $(KILN_TOOL) $(CLUSTER) rootfs/etc/passwd
+	@$(KILN_TOOL) render $(CLUSTER) --out $(OUT)/cluster --pki $(SECRETS) --rootfs rootfs
+	@touch $@
+machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive and disk image under out/machines/
+	@$(S)/mk-machines.sh $(OUT)/cluster
+pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: pxelinux.cfg per MAC, dnsmasq.conf
+	@$(S)/mk-pxe.sh $(OUT)/cluster
+pki-status: $(KILN_TOOL) ## list every certificate of the cluster with its expiry
+	@$(KILN_TOOL) pki status --pki $(SECRETS)
 
 run-master: master ## boot the master initramfs in QEMU on this console (Ctrl-A X leaves)
 	@$(S)/run-qemu.sh $(OUT)/master/vmlinuz $(OUT)/master/initramfs.cpio.gz

@@ -5,10 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 role=${1:?usage: stage-rootfs.sh ROLE}
-case $role in
-boot) conf=$KILN_TOP/images/boot.conf ;;
-*) conf=$KILN_TOP/images/$role/image.conf ;;
-esac
+conf=$KILN_TOP/images/$role/image.conf
 [ -f "$conf" ] || die "no image declaration for role '$role' ($conf)"
 
 release=$(kernel_release)
@@ -224,12 +221,11 @@ say "$role: staging in ${final#"$KILN_TOP"/}"
 skeleton
 install_init
 install_busybox
-if [ "$role" != boot ]; then
-	install_overlay "$KILN_TOP/rootfs"
-	install_overlay "$KILN_TOP/images/$role/rootfs"
-	install_binaries
-	apply_options
-fi
+# The disk's first stage (role boot) carries no services: only its own overlay.
+[ "$role" = boot ] || install_overlay "$KILN_TOP/rootfs"
+install_overlay "$KILN_TOP/images/$role/rootfs"
+install_binaries
+apply_options
 install_modules
 write_release
 finish

@@ -1,0 +1,47 @@
+#!/bin/sh
+# mk-machines.sh RENDERED: per-machine outputs from `kiln render`'s folder: for every machine of the cluster,
+# out/machines/<name>/identity.cpio.gz (appended to its role's initramfs) and disk.img (identity on DATA).
+# A machine whose identity did not change is left as it is, so one node's change rebuilds one node.
+. "$(dirname "$0")/lib.sh"
+
+rendered=${1:?usage: mk-machines.sh RENDERED}
+[ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: run 'kiln render' first"
+. "$rendered/cluster.env"
+sde=$(source_date_epoch)
+
+# identity_archive NAME SRC OUT: the identity tree under etc/kiln/identity/, owners and modes kept.
+identity_archive() {
+	t=$KILN_BUILD/identity/$1
+	rm -rf "$t"; mkdir -p "$t/etc/kiln"
+	cp -a "$2" "$t/etc/kiln/identity"
+	find "$t" -exec touch -h -d "@$sde" {} +
+	(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc --reproducible) | gzip -n -9 > "$3.tmp"
+	commit_file "$3.tmp" "$3"
+}
+
+# A digest of a tree: names, modes, owners and contents.
+tree_digest() {
+	(cd "$1" && find . | sort | while read -r f; do
+		stat -c '%n %a %u:%g' "$f"; [ -f "$f" ] && sha256sum < "$f"; [ -L "$f" ] && readlink "$f"; :
+	done) | sha256sum | cut -c1-32
+}
+
+n=0
+for m in $MASTERS $NODES; do
+	n=$((n + 1))
+	id=$rendered/machines/$m/identity
+	[ -d "$id" ] || die "no identity for machine $m in $rendered"
+	role=$(cat "$rendered/machines/$m/role" 2>/dev/null) || die "no role for machine $m"
+	o=$KILN_OUT/machines/$m
+	mkdir -p "$o"
+	stamp="$(tree_digest "$id") $(sha256sum < "$KILN_OUT/$role/manifest.txt" | cut -c1-32)"
+	if [ -f "$o/identity.cpio.gz" ] && [ -f "$o/disk.img" ] && [ "$(cat "$o/stamp" 2>/dev/null)" = "$stamp" ]; then
+		say "[$n] $m ($role): up to date"
+		continue
+	fi
+	say "[$n] $m ($role): identity archive and disk image"
+	identity_archive "$m" "$id" "$o/identity.cpio.gz"
+	"$KILN_TOP/scripts/mk-disk.sh" "$role" "$o/disk.img" "$id" >/dev/null
+	echo "$role" > "$o/role"
+	echo "$stamp" > "$o/stamp"
+done

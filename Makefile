@@ -28,7 +28,7 @@ help: ## list the targets
 	@echo "kiln: make targets"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{ printf "  %-16s %s\n", $$1, $$2 }'
 
-all: images machines ## install dependencies (as root), build every role's images and every machine's identity
+all: images $(if $(wildcard tools/Makefile),machines) ## install dependencies (as root), build every role's images and every machine's identity
 
 # Dependencies: Debian packages, the Debian kernel and a musl busybox, cached under $(KILN_CACHE).
 deps: $(DEPS_STAMP) ## install packages, fetch the kernel, build busybox

@@ -1,14 +1,15 @@
 # qemu-args.sh: the QEMU command line kiln's machines boot with (sourced by run-qemu.sh and the tests).
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
 
-# qemu_args [--disk IMG | KERNEL INITRD] [--mem MIB] [--smp N] [--mac MAC] [--append ARGS]
+# qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--mem MIB] [--smp N] [--mac MAC] [--append ARGS]
 qemu_args() {
 	q_disk= q_kernel= q_initrd= q_mem=${KILN_VM_MEM:-768} q_smp=${KILN_VM_SMP:-1} q_mac=52:54:00:12:34:56 q_append=
-	q_snapshot=on
+	q_snapshot=on q_pxe=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--disk) q_disk=$2; shift 2 ;;
 		--persist) q_snapshot=off; shift ;;
+		--pxe) q_pxe=$2; shift 2 ;;
 		--mem) q_mem=$2; shift 2 ;;
 		--smp) q_smp=$2; shift 2 ;;
 		--mac) q_mac=$2; shift 2 ;;
@@ -16,9 +17,14 @@ qemu_args() {
 		*) if [ -z "$q_kernel" ]; then q_kernel=$1; else q_initrd=$1; fi; shift ;;
 		esac
 	done
+	q_net=user,id=n0,restrict=on
+	# QEMU's own DHCP and TFTP answer a PXE client even with restrict=on; nothing leaves the VM.
+	[ -z "$q_pxe" ] || q_net="$q_net,tftp=$q_pxe,bootfile=pxelinux.0"
 	set -- -machine pc -accel tcg -cpu max -m "$q_mem" -smp "$q_smp" -nodefaults -display none -no-reboot \
-		-netdev user,id=n0,restrict=on -device "virtio-net-pci,netdev=n0,mac=$q_mac"
-	if [ -n "$q_disk" ]; then
+		-netdev "$q_net" -device "virtio-net-pci,netdev=n0,mac=$q_mac"
+	if [ -n "$q_pxe" ]; then
+		set -- "$@" -boot n
+	elif [ -n "$q_disk" ]; then
 		set -- "$@" -drive "file=$q_disk,format=raw,if=virtio,snapshot=$q_snapshot"
 	else
 		set -- "$@" -kernel "$q_kernel" -initrd "$q_initrd" \

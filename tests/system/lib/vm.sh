@@ -51,10 +51,8 @@ vm_send() {
 
 # vm_run NAME COMMAND SECONDS: run COMMAND in the console shell; its output between markers goes to stdout.
 # The markers are computed by the shell, so the echoed command line never matches them.
-vm_run_n=0
 vm_run() {
-	vm_run_n=$((vm_run_n + 1))
-	tag="k$$x$vm_run_n"
+	tag="k$(date +%s%N | cut -c9-)"  # unique per call: vm_run usually runs in a $(...) subshell
 	vm_send "$1" "echo \"<<\"'$tag'; $2; echo \"$tag\"'>>'rc=\$?" || { echo "(machine $1 is not running)"; return 1; }
 	vm_wait "$1" "^$tag>>rc=" "$3" || { echo "(no answer from '$2' in $3 s)"; return 1; }
 	sed -n "/^<<$tag/,/^$tag>>rc=/p" "$VM_DIR/$1/console.log" | tr -d '\r' | sed '1d;$d'

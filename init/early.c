@@ -1,0 +1,270 @@
+/* early.c: what PID 1 does before supervising: the API filesystems, switching from the first-stage
+ * initramfs into a system slot, the DATA partition and the identity on it, hostname and sysctls. */
+#include "kiln.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A folder that is already a mount point (after switch_root) is left alone. */
+static int is_mountpoint(const char *path)
+{
+	struct stat a, b;
+	char parent[256];
+	snprintf(parent, sizeof parent, "%s/..", path);
+	return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int mount_once(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+	mkdir_p(dst, 0755);
+	if (is_mountpoint(dst))
+		return 0;
+	if (mount(src, dst, type, flags, data) && errno != EBUSY) {
+		say("kiln: mount %s on %s: %m", type, dst);
+		return -1;
+	}
+	return 0;
+}
+
+int early_mounts(void)
+{
+	int rc = 0;
+	rc |= mount_once("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	rc |= mount_once("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	rc |= mount_once("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	rc |= mount_once("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
+	rc |= mount_once("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	rc |= mount_once("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	rc |= mount_once("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	rc |= mount_once("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	return rc ? -1 : 0;
+}
+
+/* Reads the ext4 label of DEV: superblock at 1024, magic 0xEF53 at +0x38, name at +0x78. */
+static int ext4_label(const char *dev, char *label, size_t len)
+{
+	unsigned char sb[1024];
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+	if (fd < 0)
+		return -1;
+	r = pread(fd, sb, sizeof sb, 1024);
+	close(fd);
+	if (r != (ssize_t)sizeof sb || sb[0x38] != 0x53 || sb[0x39] != 0xEF)
+		return -1;
+	snprintf(label, len, "%.16s", (const char *)sb + 0x78);
+	return 0;
+}
+
+int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
+{
+	int64_t end = now_ms() + wait_ms;
+	do {
+		DIR *d = opendir("/sys/class/block");
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			char l[32], path[300];
+			if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
+				continue;
+			snprintf(path, sizeof path, "/dev/%s", e->d_name);
+			if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, label)) {
+				snprintf(dev, devlen, "%s", path);
+				closedir(d);
+				return 0;
+			}
+		}
+		if (d)
+			closedir(d);
+		if (now_ms() < end)
+			usleep(100 * 1000);
+	} while (now_ms() < end);
+	errno = ENOENT;
+	return -1;
+}
+
+/* Deletes the first stage's files (they are in RAM) without crossing into other mounts. */
+static void delete_tree(int dirfd, dev_t rootdev)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || st.st_dev != rootdev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int fd = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				delete_tree(fd, rootdev);
+			unlinkat(dirfd, e->d_name, AT_REMOVEDIR);
+		} else {
+			unlinkat(dirfd, e->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+int early_switch_root(const char *label, char **argv)
+{
+	static const char *moves[] = {"/dev", "/proc", "/sys", "/run"};
+	char dev[300], dst[64];
+	struct stat st;
+	if (find_ext4_label(label, dev, sizeof dev, 10000)) {
+		say("kiln: fatal: no ext4 filesystem labelled %s", label);
+		return -1;
+	}
+	mkdir_p("/newroot", 0755);
+	if (mount(dev, "/newroot", "ext4", MS_RDONLY, NULL)) {
+		say("kiln: fatal: mount %s (%s) on /newroot: %m", dev, label);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+		snprintf(dst, sizeof dst, "/newroot%s", moves[i]);
+		if (mount(moves[i], dst, NULL, MS_MOVE, NULL))
+			say("kiln: move %s: %m", moves[i]);
+	}
+	if (stat("/", &st) == 0) {
+		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			delete_tree(fd, st.st_dev);
+	}
+	if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) {
+		say("kiln: fatal: switching into %s: %m", label);
+		return -1;
+	}
+	execv("/sbin/init", argv);
+	say("kiln: fatal: exec /sbin/init in %s: %m", label);
+	return -1;
+}
+
+static int run_wait(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+	if (!d)
+		return 1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+int early_data(void)
+{
+	char dev[300];
+	mkdir_p("/data", 0755);
+	if (find_ext4_label("kiln-data", dev, sizeof dev, 300) == 0) {
+		if (access("/sbin/e2fsck", X_OK) == 0) {
+			char *argv[] = {"/sbin/e2fsck", "-p", dev, NULL};
+			int rc = run_wait(argv);
+			if (rc >= 4)
+				say("kiln: data: e2fsck %s exited %d", dev, rc);
+		}
+		if (mount(dev, "/data", "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID, NULL) == 0)
+			goto mounted;
+		say("kiln: data: mount %s: %m", dev);
+	}
+	if (mount("data", "/data", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) {
+		say("kiln: data: tmpfs: %m");
+		return -1;
+	}
+	say("kiln: no data partition, /data is tmpfs");
+mounted:
+	mkdir_p("/data/log", 0755);
+	/* On a disk system the identity lives on DATA; an identity archive in the initramfs wins. */
+	if (access("/data/identity", F_OK) == 0 && dir_empty("/etc/kiln/identity")) {
+		mkdir_p("/etc/kiln/identity", 0755);
+		if (mount("/data/identity", "/etc/kiln/identity", NULL, MS_BIND, NULL))
+			say("kiln: identity: bind /data/identity: %m");
+	}
+	return 0;
+}
+
+void early_hostname(void)
+{
+	static const char *files[] = {"/etc/kiln/identity/hostname", "/etc/hostname"};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char *t = read_text(files[i], NULL);
+		if (t) {
+			t[strcspn(t, " \t\r\n")] = '\0';
+			if (*t && sethostname(t, strlen(t)) == 0) {
+				free(t);
+				return;
+			}
+			free(t);
+		}
+	}
+	(void)!sethostname("kiln", 4);
+}
+
+void early_sysctl(const char *path)
+{
+	char *text = read_text(path, NULL), *line, *next;
+	for (line = text; line; line = next) {
+		char *eq, *k, *v, file[256];
+		int fd;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line[strcspn(line, "#")] = '\0';
+		if (!(eq = strchr(line, '=')))
+			continue;
+		*eq = '\0';
+		k = line + strspn(line, " \t");
+		k[strcspn(k, " \t")] = '\0';
+		v = eq + 1 + strspn(eq + 1, " \t");
+		v[strcspn(v, " \t\r")] = '\0';
+		snprintf(file, sizeof file, "/proc/sys/%s", k);
+		for (char *p = file + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		fd = open(file, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, v, strlen(v)) < 0)
+			say("kiln: sysctl %s: %m", k);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(text);
+}
+
+void emergency_shell(void)
+{
+	pid_t pid;
+	if (access("/bin/sh", X_OK))
+		return;
+	say("kiln: opening a shell on the console");
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = {"/bin/sh", "-l", NULL};
+		setsid();
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+}

@@ -1,0 +1,151 @@
+/* kiln.h: the types and entry points shared by kiln's init (PID 1), its pure logic and initctl.
+ * Pure logic (parsers, ordering, backoff, naming) lives in files without syscalls beyond plain file I/O,
+ * so the unit tests link it on the host. */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define KILN_NAME_MAX 64
+#define KILN_ARGS_MAX 256
+
+/* ---- service definitions (svcfile.c) ---- */
+enum ready_kind { READY_NONE, READY_TCP, READY_UNIX, READY_EXEC, READY_NOTIFY };
+enum svc_type { TYPE_LONGRUN, TYPE_ONESHOT };
+enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum cond_kind { COND_NONE, COND_EXISTS, COND_MISSING };
+
+struct env_item {
+	int is_file;  /* envfile = PATH */
+	int optional; /* envfile = -PATH */
+	char *text;   /* KEY=VALUE, or the path */
+};
+
+struct dir_item {
+	char *path;
+	mode_t mode;
+	char user[KILN_NAME_MAX];
+};
+
+struct svc_def {
+	char name[KILN_NAME_MAX];
+	char *command;
+	char user[KILN_NAME_MAX];
+	char **requires;
+	int nrequires;
+	enum ready_kind ready;
+	char *ready_arg;
+	int ready_timeout; /* seconds */
+	enum svc_type type;
+	enum restart_policy restart;
+	int every; /* seconds; 0 = not a scheduled job */
+	int stop_signal;
+	int stop_timeout;
+	struct env_item *env;
+	int nenv;
+	struct dir_item *dirs;
+	int ndirs;
+	enum cond_kind cond;
+	char *cond_path;
+	char *tty;
+	long log_size;
+	int log_keep;
+};
+
+int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *err, size_t errlen);
+void svcdef_free(struct svc_def *d);
+int signal_by_name(const char *s);
+
+/* ---- strings and environments (strutil.c) ---- */
+int split_args(char *s, char **argv, int max);
+int env_set(char ***env, int *n, const char *kv);
+const char *env_get(char **env, int n, const char *key);
+int env_load_file(char ***env, int *n, const char *path);
+char *expand_vars(const char *s, char **env, int n);
+void env_free(char **env, int n);
+
+/* ---- dependency order (deps.c) ---- */
+/* Fills order[] with the indexes of the services that can start, requirements first; returns their count.
+ * bad[i] is set for services that cannot start: 1 unknown requirement, 2 in or behind a cycle. */
+int deps_order(struct svc_def **defs, int n, int *order, int *bad, char *err, size_t errlen);
+int deps_find(struct svc_def **defs, int n, const char *name);
+
+/* ---- restart backoff (backoff.c) ---- */
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define BACKOFF_RESET_MS 60000
+int64_t backoff_delay(int attempt);
+int backoff_next_attempt(int attempt, int64_t ran_ms);
+
+/* ---- service logs (logfile.c) ---- */
+struct logfile {
+	char path[512];
+	int fd;
+	long size;
+	long max;
+	int keep;
+};
+int logfile_open(struct logfile *l, const char *dir, const char *name, long max, int keep);
+int logfile_write(struct logfile *l, const char *buf, size_t len);
+int logfile_rotate(struct logfile *l);
+void logfile_close(struct logfile *l);
+
+/* ---- kernel command line and network file (netconf.c) ---- */
+struct cmdline {
+	char root[64];
+	char ip[64];
+	int shell;
+};
+void cmdline_parse(const char *s, struct cmdline *c);
+
+#define NET_MAX 64
+struct net_addr {
+	char dev[32];
+	char mac[18];
+	uint32_t addr; /* network order */
+	int prefix;
+};
+struct net_route {
+	uint32_t dst; /* network order; 0 with prefix 0 = default */
+	int prefix;
+	uint32_t via;
+};
+struct netconf {
+	struct net_addr addrs[NET_MAX];
+	int naddrs;
+	struct net_route routes[NET_MAX];
+	int nroutes;
+};
+int netconf_parse(const char *text, struct netconf *nc, char *err, size_t errlen);
+int parse_cidr(const char *s, uint32_t *addr, int *prefix);
+int parse_ipv4(const char *s, uint32_t *addr);
+
+/* ---- kernel modules (modules.c) ---- */
+/* Resolves NAME against a modules.dep text: appends the .ko paths to load, dependencies first.
+ * Returns the count appended, 0 if built in or already listed, -1 if unknown. */
+int modules_resolve(const char *dep, const char *softdep, const char *builtin, const char *name,
+		    char **out, int *nout, int max);
+int modules_load_all(const char *list_path);
+
+/* ---- early boot (early.c, net.c) ---- */
+int early_mounts(void);
+int early_switch_root(const char *label, char **argv);
+int early_data(void);
+void early_hostname(void);
+void early_sysctl(const char *path);
+int net_setup(const struct cmdline *c);
+int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
+void emergency_shell(void);
+
+/* ---- util.c ---- */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t now_ms(void);
+double boot_seconds(void);
+char *read_text(const char *path, size_t *len);
+int mkdir_p(const char *path, mode_t mode);
+int lookup_user(const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen);
+const char *kiln_path(const char *var, const char *dflt);
+
+#endif

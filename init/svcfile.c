@@ -1,0 +1,361 @@
+/* svcfile.c: parses a service file (docs/CONTRACT.md, "Service file") into a struct svc_def.
+ * Pure: no syscalls; errors name the line and the reason. */
+#include "kiln.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "line %d: ", line);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	errno = EINVAL;
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int signal_by_name(const char *s)
+{
+	static const struct { const char *n; int sig; } t[] = {
+		{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"QUIT", SIGQUIT},
+		{"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+	};
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (!strcmp(s, t[i].n))
+			return t[i].sig;
+	return -1;
+}
+
+/* Strips a comment: '#' at the start or after white space (values like URLs keep theirs). */
+static void strip_comment(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			return;
+		}
+}
+
+static int add_str(char ***list, int *n, const char *s)
+{
+	char **l = realloc(*list, sizeof(char *) * (size_t)(*n + 1));
+	if (!l)
+		return -1;
+	*list = l;
+	if (!(l[*n] = strdup(s)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+static int set_ready(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *arg = v;
+	while (*arg && !isspace((unsigned char)*arg))
+		arg++;
+	if (*arg)
+		*arg++ = '\0';
+	arg = trim(arg);
+	if (!strcmp(v, "none")) {
+		d->ready = READY_NONE;
+		return *arg ? fail(err, errlen, line, "ready none takes no argument") : 0;
+	}
+	if (!*arg)
+		return fail(err, errlen, line, "ready %s needs an argument", v);
+	if (!strcmp(v, "tcp")) {
+		char *colon = strrchr(arg, ':');
+		long port;
+		if (!colon || colon == arg || parse_int(colon + 1, 1, 65535, &port))
+			return fail(err, errlen, line, "ready tcp wants HOST:PORT, not '%s'", arg);
+		d->ready = READY_TCP;
+	} else if (!strcmp(v, "unix")) {
+		if (arg[0] != '/')
+			return fail(err, errlen, line, "ready unix wants an absolute path");
+		d->ready = READY_UNIX;
+	} else if (!strcmp(v, "exec")) {
+		d->ready = READY_EXEC;
+	} else if (!strcmp(v, "notify")) {
+		long fd;
+		if (parse_int(arg, 3, 255, &fd))
+			return fail(err, errlen, line, "ready notify wants a file descriptor from 3 to 255");
+		d->ready = READY_NOTIFY;
+	} else {
+		return fail(err, errlen, line, "unknown readiness check '%s' (tcp, unix, exec, notify, none)", v);
+	}
+	free(d->ready_arg);
+	d->ready_arg = strdup(arg);
+	return d->ready_arg ? 0 : -1;
+}
+
+static int set_dir(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *w[4];
+	char tmp[512];
+	struct dir_item *n;
+	int k;
+	snprintf(tmp, sizeof tmp, "%s", v);
+	k = split_args(tmp, w, 4);
+	if (k < 1 || k > 3 || w[0][0] != '/')
+		return fail(err, errlen, line, "dir wants PATH [MODE [USER]] with an absolute path");
+	n = realloc(d->dirs, sizeof *n * (size_t)(d->ndirs + 1));
+	if (!n)
+		return -1;
+	d->dirs = n;
+	n = &d->dirs[d->ndirs];
+	memset(n, 0, sizeof *n);
+	n->mode = 0755;
+	if (k >= 2) {
+		char *end;
+		unsigned long m = strtoul(w[1], &end, 8);
+		if (*end || m > 07777)
+			return fail(err, errlen, line, "dir mode '%s' is not octal", w[1]);
+		n->mode = (mode_t)m;
+	}
+	if (k == 3)
+		snprintf(n->user, sizeof n->user, "%s", w[2]);
+	if (!(n->path = strdup(w[0])))
+		return -1;
+	d->ndirs++;
+	return 0;
+}
+
+static int add_env(struct svc_def *d, const char *v, int is_file)
+{
+	struct env_item *e = realloc(d->env, sizeof *e * (size_t)(d->nenv + 1));
+	if (!e)
+		return -1;
+	d->env = e;
+	e = &d->env[d->nenv];
+	e->is_file = is_file;
+	e->optional = is_file && v[0] == '-';
+	if (!(e->text = strdup(e->optional ? v + 1 : v)))
+		return -1;
+	d->nenv++;
+	return 0;
+}
+
+static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t errlen, int line)
+{
+	long n;
+	if (!*v)
+		return fail(err, errlen, line, "%s has no value", k);
+	if (!strcmp(k, "command")) {
+		free(d->command);
+		return (d->command = strdup(v)) ? 0 : -1;
+	} else if (!strcmp(k, "user")) {
+		if (strlen(v) >= sizeof d->user)
+			return fail(err, errlen, line, "user name too long");
+		strcpy(d->user, v);
+	} else if (!strcmp(k, "requires")) {
+		char *w[64];
+		int c = split_args(v, w, 64);
+		if (c < 0)
+			return fail(err, errlen, line, "too many requirements");
+		for (int i = 0; i < c; i++)
+			if (add_str(&d->requires, &d->nrequires, w[i]))
+				return -1;
+	} else if (!strcmp(k, "ready")) {
+		return set_ready(d, v, err, errlen, line);
+	} else if (!strcmp(k, "ready_timeout")) {
+		if (parse_int(v, 1, 3600, &n))
+			return fail(err, errlen, line, "ready_timeout '%s' is not a number of seconds (1-3600)", v);
+		d->ready_timeout = (int)n;
+	} else if (!strcmp(k, "type")) {
+		if (!strcmp(v, "longrun"))
+			d->type = TYPE_LONGRUN;
+		else if (!strcmp(v, "oneshot"))
+			d->type = TYPE_ONESHOT;
+		else
+			return fail(err, errlen, line, "type '%s' is neither longrun nor oneshot", v);
+	} else if (!strcmp(k, "restart")) {
+		if (!strcmp(v, "always"))
+			d->restart = RESTART_ALWAYS;
+		else if (!strcmp(v, "on-failure"))
+			d->restart = RESTART_ON_FAILURE;
+		else if (!strcmp(v, "never"))
+			d->restart = RESTART_NEVER;
+		else
+			return fail(err, errlen, line, "restart '%s' is not always, on-failure or never", v);
+	} else if (!strcmp(k, "every")) {
+		if (parse_int(v, 1, 86400 * 366, &n))
+			return fail(err, errlen, line, "every '%s' is not a number of seconds", v);
+		d->every = (int)n;
+	} else if (!strcmp(k, "stop_signal")) {
+		if ((d->stop_signal = signal_by_name(v)) < 0)
+			return fail(err, errlen, line, "unknown signal '%s'", v);
+	} else if (!strcmp(k, "stop_timeout")) {
+		if (parse_int(v, 1, 3600, &n))
+			return fail(err, errlen, line, "stop_timeout '%s' is not a number of seconds", v);
+		d->stop_timeout = (int)n;
+	} else if (!strcmp(k, "env")) {
+		char *eq = strchr(v, '=');
+		if (!eq || eq == v)
+			return fail(err, errlen, line, "env wants KEY=VALUE");
+		return add_env(d, v, 0);
+	} else if (!strcmp(k, "envfile")) {
+		if (v[v[0] == '-'] != '/')
+			return fail(err, errlen, line, "envfile wants an absolute path");
+		return add_env(d, v, 1);
+	} else if (!strcmp(k, "dir")) {
+		return set_dir(d, v, err, errlen, line);
+	} else if (!strcmp(k, "condition")) {
+		char *p = strchr(v, ' ');
+		if (!p)
+			return fail(err, errlen, line, "condition wants 'exists PATH' or 'missing PATH'");
+		*p++ = '\0';
+		p = trim(p);
+		if (!strcmp(v, "exists"))
+			d->cond = COND_EXISTS;
+		else if (!strcmp(v, "missing"))
+			d->cond = COND_MISSING;
+		else
+			return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
+		free(d->cond_path);
+		return (d->cond_path = strdup(p)) ? 0 : -1;
+	} else if (!strcmp(k, "tty")) {
+		free(d->tty);
+		return (d->tty = strdup(v)) ? 0 : -1;
+	} else if (!strcmp(k, "log_size")) {
+		if (parse_int(v, 1024, 1L << 30, &n))
+			return fail(err, errlen, line, "log_size '%s' is not a size in bytes (1024 or more)", v);
+		d->log_size = n;
+	} else if (!strcmp(k, "log_keep")) {
+		if (parse_int(v, 1, 100, &n))
+			return fail(err, errlen, line, "log_keep '%s' is not a count from 1 to 100", v);
+		d->log_keep = (int)n;
+	} else {
+		return fail(err, errlen, line, "unknown key '%s'", k);
+	}
+	return 0;
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) >= KILN_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *err, size_t errlen)
+{
+	char *buf, *line, *next, *joined = NULL;
+	int lineno = 0, start = 0, rc = 0;
+
+	memset(d, 0, sizeof *d);
+	d->ready_timeout = 60;
+	d->stop_signal = SIGTERM;
+	d->stop_timeout = 10;
+	d->log_size = 1048576;
+	d->log_keep = 3;
+	if (!valid_name(name))
+		return fail(err, errlen, 0, "invalid service name '%s'", name);
+	strcpy(d->name, name);
+	if (!(buf = strdup(text)))
+		return -1;
+	for (line = buf; line && rc == 0; line = next) {
+		size_t len;
+		char *l, *eq;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		/* Continuation lines: a trailing backslash joins the next line. */
+		len = strlen(line);
+		if (!joined)
+			start = lineno;
+		{
+			size_t jl = joined ? strlen(joined) : 0;
+			char *j = realloc(joined, jl + len + 2);
+			if (!j) {
+				rc = -1;
+				break;
+			}
+			if (!joined)
+				j[0] = '\0';
+			joined = j;
+			strcat(joined, line);
+		}
+		len = strlen(joined);
+		if (len && joined[len - 1] == '\\') {
+			joined[len - 1] = ' ';
+			if (next)
+				continue;
+		}
+		strip_comment(joined);
+		l = trim(joined);
+		if (*l) {
+			eq = strchr(l, '=');
+			if (!eq) {
+				rc = fail(err, errlen, start, "expected 'key = value'");
+			} else {
+				*eq = '\0';
+				rc = set_key(d, trim(l), trim(eq + 1), err, errlen, start);
+			}
+		}
+		free(joined);
+		joined = NULL;
+	}
+	free(joined);
+	free(buf);
+	if (rc == 0 && !d->command)
+		rc = fail(err, errlen, lineno, "no command");
+	if (rc == 0 && d->every && d->type != TYPE_ONESHOT)
+		d->type = TYPE_ONESHOT; /* a scheduled job runs to completion each time */
+	if (rc)
+		svcdef_free(d);
+	return rc;
+}
+
+void svcdef_free(struct svc_def *d)
+{
+	free(d->command);
+	for (int i = 0; i < d->nrequires; i++)
+		free(d->requires[i]);
+	free(d->requires);
+	free(d->ready_arg);
+	for (int i = 0; i < d->nenv; i++)
+		free(d->env[i].text);
+	free(d->env);
+	for (int i = 0; i < d->ndirs; i++)
+		free(d->dirs[i].path);
+	free(d->dirs);
+	free(d->cond_path);
+	free(d->tty);
+	memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,153 @@
+/* util.c: console messages, clocks, small file helpers and user lookup shared by init and initctl. */
+#include "kiln.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One line to init's stderr (the console): messages never interleave mid-line. */
+void say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	(void)!write(2, buf, (size_t)n);
+}
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Seconds since the kernel started (CLOCK_BOOTTIME counts from boot). */
+double boot_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *read_text(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, n = 0;
+	char *buf;
+	if (fd < 0)
+		return NULL;
+	if (!(buf = malloc(cap))) {
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+		if (n + 1 >= cap) {
+			char *b = realloc(buf, cap *= 2);
+			if (!b) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = b;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[512];
+	size_t len = strlen(path);
+	if (len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
+}
+
+/* Looks NAME up in /etc/passwd (or accepts UID[:GID]). */
+int lookup_user(const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen)
+{
+	char *text, *line, *next, *end;
+	unsigned long u = strtoul(name, &end, 10);
+	if (*name && (*end == '\0' || *end == ':')) {
+		*uid = (uid_t)u;
+		*gid = *end == ':' ? (gid_t)strtoul(end + 1, NULL, 10) : (gid_t)u;
+		if (home)
+			snprintf(home, homelen, "/");
+		return 0;
+	}
+	if (!(text = read_text("/etc/passwd", NULL)))
+		return -1;
+	for (line = text; line; line = next) {
+		char *f[7];
+		int n = 0;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		for (char *p = line; n < 7; n++) {
+			f[n] = p;
+			if (!(p = strchr(p, ':'))) {
+				n++;
+				break;
+			}
+			*p++ = '\0';
+		}
+		if (n >= 6 && !strcmp(f[0], name)) {
+			*uid = (uid_t)strtoul(f[2], NULL, 10);
+			*gid = (gid_t)strtoul(f[3], NULL, 10);
+			if (home)
+				snprintf(home, homelen, "%s", f[5]);
+			free(text);
+			return 0;
+		}
+	}
+	free(text);
+	errno = ENOENT;
+	return -1;
+}
+
+/* A path from the environment (tests run init in a sandbox) or its default. */
+const char *kiln_path(const char *var, const char *dflt)
+{
+	const char *v = getenv(var);
+	return v && *v ? v : dflt;
+}

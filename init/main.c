@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/statfs.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,15 @@ static void console_setup(void)
 	}
 }
 
+/* kiln.root applies to the first stage only: after the switch, / is the slot's ext4. */
+#define RAMFS_MAGIC 0x858458f6
+#define TMPFS_MAGIC 0x01021994
+static int root_is_initramfs(void)
+{
+	struct statfs f;
+	return statfs("/", &f) == 0 && ((unsigned long)f.f_type == RAMFS_MAGIC || (unsigned long)f.f_type == TMPFS_MAGIC);
+}
+
 static void early_boot(char **argv)
 {
 	struct cmdline c;
@@ -40,7 +50,7 @@ static void early_boot(char **argv)
 	free(cl);
 	reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT: an orderly reboot */
 	modules_load_all("/etc/kiln/modules");
-	if (c.root[0]) {
+	if (c.root[0] && root_is_initramfs()) {
 		early_switch_root(c.root, argv);
 		emergency_shell();
 		return; /* keep going as best we can: supervise what is here */

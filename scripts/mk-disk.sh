@@ -37,6 +37,7 @@ fixed_uuid() {
 syslinux_cfg() {
 	cat <<-EOF
 	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot.
+	SERIAL 0 115200
 	DEFAULT a
 	PROMPT 0
 	TIMEOUT 0
@@ -57,7 +58,7 @@ make_boot() {
 	cp "$kernel" "$work/boot/vmlinuz-a"
 	cp "$bootrd" "$work/boot/initrd-a.gz"
 	touch -d "@$sde" "$work/boot/"*
-	mkfs.vfat --invariant -i 4b494c4e -n KILN-BOOT -C "$work/boot.img" $((boot_mib * 1024)) >/dev/null
+	mkfs.vfat --invariant -i 4b494c4e -n KILN-BOOT -h "$s1" -C "$work/boot.img" $((boot_mib * 1024)) >/dev/null
 	mcopy -m -i "$work/boot.img" "$work/boot/syslinux.cfg" "$work/boot/vmlinuz-a" "$work/boot/initrd-a.gz" ::
 	# syslinux stamps ldlinux.sys with the clock: freeze it at the build time.
 	faketime -f "$(date -u -d "@$sde" '+%Y-%m-%d %H:%M:%S')" syslinux --install "$work/boot.img"

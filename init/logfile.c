@@ -46,17 +46,36 @@ int logfile_rotate(struct logfile *l)
 	return l->fd < 0 ? -1 : 0;
 }
 
+/* Writes BUF, rotating whenever the file would pass its cap; lines are kept whole unless one alone is larger. */
 int logfile_write(struct logfile *l, const char *buf, size_t len)
 {
 	if (l->fd < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	if (l->size > 0 && l->size + (long)len > l->max && logfile_rotate(l))
-		return -1;
-	if (write(l->fd, buf, len) != (ssize_t)len)
-		return -1;
-	l->size += (long)len;
+	while (len > 0) {
+		size_t take = len;
+		long room = l->max - l->size;
+	again:
+		if (room <= 0) {
+			if (logfile_rotate(l))
+				return -1;
+			room = l->max;
+		}
+		if ((long)take > room) {
+			const char *nl = memrchr(buf, '\n', (size_t)room);
+			if (!nl && l->size > 0) {
+				room = 0; /* the next line does not fit: start a new file rather than split it */
+				goto again;
+			}
+			take = nl ? (size_t)(nl - buf) + 1 : (size_t)room;
+		}
+		if (write(l->fd, buf, take) != (ssize_t)take)
+			return -1;
+		l->size += (long)take;
+		buf += take;
+		len -= take;
+	}
 	return 0;
 }
 

@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 
 	sigfillset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (sandbox)
+		boot_offset = boot_seconds();
 	if (getpid() == 1 && !sandbox)
 		early_boot(argv);
 	sigemptyset(&set);

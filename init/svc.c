@@ -26,6 +26,7 @@
 struct svc *svcs;
 int nsvcs;
 int shutting_down;
+double boot_offset;
 static int summary_done;
 
 static const char *names[] = {"waiting", "starting", "ready", "backoff", "stopping",
@@ -131,8 +132,12 @@ static void check_summary(void)
 		switch (s->state) {
 		case ST_READY:
 		case ST_DONE:
-			ready++;
-			continue;
+			/* one that already crashed during boot is reported, even if it is up again now */
+			if (!s->restarts) {
+				ready++;
+				continue;
+			}
+			break;
 		case ST_FAILED:
 		case ST_BACKOFF:
 			break;
@@ -151,9 +156,10 @@ static void check_summary(void)
 	}
 	summary_done = 1;
 	if (ready == n)
-		say("kiln: ready: %d services in %.2fs", n, boot_seconds());
+		say("kiln: ready: %d services in %.2fs", n, boot_seconds() - boot_offset);
 	else
-		say("kiln: degraded: %d of %d services ready in %.2fs (failed: %s)", ready, n, boot_seconds(), failed);
+		say("kiln: degraded: %d of %d services ready in %.2fs (failed: %s)", ready, n, boot_seconds() - boot_offset,
+		    failed);
 }
 
 static int command_path(const char *cmd, char *out, size_t len)

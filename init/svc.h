@@ -36,6 +36,7 @@ struct svc {
 extern struct svc *svcs;
 extern int nsvcs;
 extern int shutting_down; /* 0, or the reboot(2) command to end with */
+extern double boot_offset; /* subtracted from boot time: a sandboxed init counts from its own start */
 
 void svc_load_all(const char *dir);
 void svc_tick(int64_t now);          /* start what can start, probe, restart, stop on deadlines */

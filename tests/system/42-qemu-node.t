@@ -16,8 +16,8 @@ check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]
 out=$(vm_run n "ctr version" 30)
 case $out in *Server:*Version:*) ok "containerd answers on /run/containerd/containerd.sock (ctr version)" ;;
 *) not_ok "containerd answers on its socket"; diag "$out" ;; esac
-out=$(vm_run n "grep -E '^(overlay|br_netfilter|veth|nf_conntrack) ' /proc/modules | cut -d' ' -f1 | sort | tr '\n' ' '; cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables" 20)
-if echo "$out" | grep -q 'br_netfilter nf_conntrack overlay veth' && [ "$(echo "$out" | tail -n 2 | tr -d '\n')" = 11 ]; then
+out=$(vm_run n "echo mods=\$(grep -E '^(overlay|br_netfilter|veth|nf_conntrack) ' /proc/modules | cut -d' ' -f1 | sort | tr '\n' ' '); echo sysctl=\$(cat /proc/sys/net/ipv4/ip_forward)\$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" 20)
+if echo "$out" | grep -q '^mods=br_netfilter nf_conntrack overlay veth' && echo "$out" | grep -qx 'sysctl=11'; then
 	ok "container modules loaded, ip_forward and bridge-nf-call-iptables on"
 else not_ok "container modules and sysctls"; diag "$out"; fi
 out=$(vm_run n "initctl status containerd" 15)

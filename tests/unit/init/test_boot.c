@@ -1,0 +1,134 @@
+/* test_boot.c: early-boot parsing: kernel command line, the identity's network file, modules.dep
+ * resolution order; and log rotation in a temporary folder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "kiln.h"
+
+static char err[256];
+
+static void cmdline(void **state)
+{
+	struct cmdline c;
+	(void)state;
+	cmdline_parse("console=ttyS0 quiet kiln.root=kiln-sys-a kiln.ip=192.168.0.11/24,192.168.0.1 kiln.shell\n", &c);
+	assert_string_equal(c.root, "kiln-sys-a");
+	assert_string_equal(c.ip, "192.168.0.11/24,192.168.0.1");
+	assert_int_equal(c.shell, 1);
+	cmdline_parse("quiet", &c);
+	assert_string_equal(c.root, "");
+	assert_int_equal(c.shell, 0);
+}
+
+static void network_file(void **state)
+{
+	struct netconf nc;
+	char a[32];
+	(void)state;
+	assert_int_equal(netconf_parse("# m1\naddress 192.168.0.11/24 mac 52:54:00:AB:00:11\n"
+				       "route 10.200.2.0/24 via 192.168.0.22\nroute default via 192.168.0.1\n"
+				       "address 10.0.0.2/8 dev eth1\n", &nc, err, sizeof err), 0);
+	assert_int_equal(nc.naddrs, 2);
+	assert_string_equal(nc.addrs[0].mac, "52:54:00:ab:00:11");
+	assert_int_equal(nc.addrs[0].prefix, 24);
+	inet_ntop(AF_INET, &nc.addrs[0].addr, a, sizeof a);
+	assert_string_equal(a, "192.168.0.11");
+	assert_string_equal(nc.addrs[1].dev, "eth1");
+	assert_int_equal(nc.nroutes, 2);
+	assert_int_equal(nc.routes[1].prefix, 0);
+	inet_ntop(AF_INET, &nc.routes[0].via, a, sizeof a);
+	assert_string_equal(a, "192.168.0.22");
+	assert_int_equal(netconf_parse("address 192.168.0.300/24 dev eth0\n", &nc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "line 1"));
+	assert_int_equal(netconf_parse("\naddress 1.2.3.4/24 mac 52:54:00\n", &nc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "line 2"));
+	assert_int_equal(netconf_parse("route 10.0.0.0/33 via 1.2.3.4\n", &nc, err, sizeof err), -1);
+	assert_int_equal(netconf_parse("gateway 1.2.3.4\n", &nc, err, sizeof err), -1);
+	assert_non_null(strstr(err, "unknown keyword"));
+}
+
+static void modules_order(void **state)
+{
+	const char *dep = "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko\n"
+			  "kernel/lib/crc16.ko:\n"
+			  "kernel/fs/mbcache.ko:\n"
+			  "kernel/fs/jbd2/jbd2.ko:\n"
+			  "kernel/crypto/crc32c_generic.ko:\n"
+			  "kernel/fs/nls/nls_iso8859-1.ko:\n"
+			  "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko\n"
+			  "kernel/drivers/virtio/virtio.ko: kernel/drivers/virtio/virtio_ring.ko\n"
+			  "kernel/drivers/virtio/virtio_ring.ko:\n";
+	const char *soft = "softdep ext4 pre: crc32c_generic\n";
+	const char *builtin = "kernel/drivers/tty/serial/8250/8250.ko\n";
+	char *out[32];
+	int n = 0;
+	(void)state;
+	assert_int_equal(modules_resolve(dep, soft, builtin, "ext4", out, &n, 32), 5);
+	assert_string_equal(out[0], "kernel/crypto/crc32c_generic.ko"); /* softdep first */
+	assert_string_equal(out[4], "kernel/fs/ext4/ext4.ko");          /* the module last */
+	assert_int_equal(modules_resolve(dep, soft, builtin, "virtio_blk", out, &n, 32), 3);
+	assert_string_equal(out[5], "kernel/drivers/virtio/virtio_ring.ko");
+	assert_string_equal(out[6], "kernel/drivers/virtio/virtio.ko");
+	assert_int_equal(modules_resolve(dep, soft, builtin, "ext4", out, &n, 32), 0); /* already listed */
+	assert_int_equal(modules_resolve(dep, soft, builtin, "nls-iso8859_1", out, &n, 32), 1);
+	assert_int_equal(modules_resolve(dep, soft, builtin, "8250", out, &n, 32), 0); /* built in */
+	assert_int_equal(modules_resolve(dep, soft, builtin, "nonexistent", out, &n, 32), -1);
+	assert_int_equal(n, 9);
+	for (int i = 0; i < n; i++)
+		free(out[i]);
+}
+
+static long fsize(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) ? -1 : (long)st.st_size;
+}
+
+static void log_rotation(void **state)
+{
+	char dir[] = "/tmp/kiln-log.XXXXXX", p[256], line[100];
+	struct logfile l;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(logfile_open(&l, dir, "svc", 1000, 2), 0);
+	memset(line, 'x', 99);
+	line[99] = '\n';
+	for (int i = 0; i < 35; i++) /* 3500 bytes through a 1000-byte cap */
+		assert_int_equal(logfile_write(&l, line, 100), 0);
+	logfile_close(&l);
+	snprintf(p, sizeof p, "%s/svc.log", dir);
+	assert_int_equal(fsize(p), 500);
+	snprintf(p, sizeof p, "%s/svc.log.1", dir);
+	assert_int_equal(fsize(p), 1000);
+	snprintf(p, sizeof p, "%s/svc.log.2", dir);
+	assert_int_equal(fsize(p), 1000);
+	snprintf(p, sizeof p, "%s/svc.log.3", dir);
+	assert_int_equal(fsize(p), -1); /* only log_keep rotated files */
+	/* reopening appends to what is there */
+	assert_int_equal(logfile_open(&l, dir, "svc", 1000, 2), 0);
+	assert_int_equal(l.size, 500);
+	logfile_close(&l);
+	for (const char *f = "svc.log\0svc.log.1\0svc.log.2\0"; *f; f += strlen(f) + 1) {
+		snprintf(p, sizeof p, "%s/%s", dir, f);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(cmdline),
+		cmocka_unit_test(network_file),
+		cmocka_unit_test(modules_order),
+		cmocka_unit_test(log_rotation),
+	};
+	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);
+}

@@ -1,0 +1,141 @@
+/* test_logic.c: dependency order and cycles, backoff, argument splitting, environments and ${VAR}. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kiln.h"
+
+static char err[512];
+
+static void mk(struct svc_def *d, const char *name, const char *reqs)
+{
+	char text[256];
+	snprintf(text, sizeof text, "command = /bin/true\n%s%s\n", reqs ? "requires = " : "", reqs ? reqs : "");
+	assert_int_equal(svcdef_parse(name, text, d, err, sizeof err), 0);
+}
+
+static int pos(const int *order, int n, int idx)
+{
+	for (int i = 0; i < n; i++)
+		if (order[i] == idx)
+			return i;
+	return -1;
+}
+
+static void order_requirements_first(void **state)
+{
+	struct svc_def d[4], *p[4];
+	int order[4], bad[4], n;
+	(void)state;
+	mk(&d[0], "apiserver", "etcd net");
+	mk(&d[1], "etcd", "net");
+	mk(&d[2], "net", NULL);
+	mk(&d[3], "console", NULL);
+	for (int i = 0; i < 4; i++)
+		p[i] = &d[i];
+	n = deps_order(p, 4, order, bad, err, sizeof err);
+	assert_int_equal(n, 4);
+	assert_true(pos(order, n, 2) < pos(order, n, 1));
+	assert_true(pos(order, n, 1) < pos(order, n, 0));
+	assert_string_equal(err, "");
+	for (int i = 0; i < 4; i++)
+		svcdef_free(&d[i]);
+}
+
+static void cycles_and_unknown(void **state)
+{
+	struct svc_def d[5], *p[5];
+	int order[5], bad[5], n;
+	(void)state;
+	mk(&d[0], "a", "b");
+	mk(&d[1], "b", "c");
+	mk(&d[2], "c", "a");
+	mk(&d[3], "d", "ghost");
+	mk(&d[4], "e", NULL);
+	for (int i = 0; i < 5; i++)
+		p[i] = &d[i];
+	n = deps_order(p, 5, order, bad, err, sizeof err);
+	assert_int_equal(n, 1);
+	assert_int_equal(order[0], 4);
+	assert_int_equal(bad[0], 2);
+	assert_int_equal(bad[2], 2);
+	assert_int_equal(bad[3], 1);
+	assert_int_equal(bad[4], 0);
+	assert_non_null(strstr(err, "d requires unknown service ghost"));
+	assert_non_null(strstr(err, "cycle: a -> b -> c -> a"));
+	for (int i = 0; i < 5; i++)
+		svcdef_free(&d[i]);
+}
+
+static void backoff_sequence(void **state)
+{
+	int a = 0;
+	int64_t expect[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
+	(void)state;
+	for (int i = 0; i < 7; i++) {
+		assert_int_equal(backoff_delay(a), expect[i]);
+		a = backoff_next_attempt(a, 500);
+	}
+	/* a healthy minute resets it */
+	assert_int_equal(backoff_next_attempt(a, BACKOFF_RESET_MS), 0);
+	assert_int_equal(backoff_delay(0), BACKOFF_FIRST_MS);
+}
+
+static void split(void **state)
+{
+	char s[] = "  /bin/sh -c \"echo a  b\" 'x y' plain ";
+	char *argv[8];
+	(void)state;
+	assert_int_equal(split_args(s, argv, 8), 5);
+	assert_string_equal(argv[0], "/bin/sh");
+	assert_string_equal(argv[2], "echo a  b");
+	assert_string_equal(argv[3], "x y");
+	assert_string_equal(argv[4], "plain");
+	assert_null(argv[5]);
+	char u[] = "a \"unterminated";
+	assert_int_equal(split_args(u, argv, 8), -1);
+	char many[] = "1 2 3 4 5 6 7 8 9";
+	assert_int_equal(split_args(many, argv, 4), -1);
+}
+
+static void environment(void **state)
+{
+	char **env = NULL, path[] = "/tmp/kiln-test-env.XXXXXX", *x;
+	int n = 0, fd;
+	(void)state;
+	env_set(&env, &n, "A=1");
+	env_set(&env, &n, "B=two");
+	env_set(&env, &n, "A=3"); /* later wins */
+	assert_int_equal(n, 2);
+	assert_string_equal(env_get(env, n, "A"), "3");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, "# comment\nB=from-file\n\nC=x=y\nnoequals\n", 39) == 39);
+	close(fd);
+	assert_int_equal(env_load_file(&env, &n, path), 0);
+	unlink(path);
+	assert_string_equal(env_get(env, n, "B"), "from-file");
+	assert_string_equal(env_get(env, n, "C"), "x=y");
+	assert_null(env_get(env, n, "noequals"));
+	assert_int_equal(env_load_file(&env, &n, "/nonexistent/kiln"), -1);
+	x = expand_vars("--name ${B} --a=${A}${A} ${MISSING}$ {B} $B", env, n);
+	assert_string_equal(x, "--name from-file --a=33 $ {B} $B");
+	free(x);
+	env_free(env, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(order_requirements_first),
+		cmocka_unit_test(cycles_and_unknown),
+		cmocka_unit_test(backoff_sequence),
+		cmocka_unit_test(split),
+		cmocka_unit_test(environment),
+	};
+	return cmocka_run_group_tests_name("logic", tests, NULL, NULL);
+}

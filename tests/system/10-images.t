@@ -18,10 +18,9 @@ for role in master node; do
 	# Every module the image loads is there with all of its dependencies.
 	check "$role: every listed module and its dependencies are in the image" sh -c "
 		d='$stage/$role/usr/lib/modules/$release'
+		have=\$( (cut -d: -f1 \"\$d/modules.dep\"; cat \"\$d/modules.builtin\") | sed 's|.*/||; s|\\.ko\$||' | tr - _)
 		for m in \$(cat '$stage/$role/etc/kiln/modules'); do
-			n=\$(echo \$m | tr - _)
-			grep -q \"/\$n.ko:\" \"\$d/modules.dep\" || grep -q \"/\$(echo \$m | tr _ -).ko:\" \"\$d/modules.dep\" || \
-				grep -q \"/\$m.ko\$\" \"\$d/modules.builtin\" || { echo missing \$m; exit 1; }
+			echo \"\$have\" | grep -qx \"\$(echo \$m | tr - _)\" || { echo missing \$m; exit 1; }
 		done
 		cut -d: -f2 \"\$d/modules.dep\" | tr ' ' '\n' | sed '/^\$/d' | sort -u | while read -r ko; do
 			test -f \"\$d/\$ko\" || { echo missing dependency \$ko; exit 1; }

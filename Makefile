@@ -14,12 +14,19 @@ export KILN_OUT := $(OUT)
 export KILN_CACHE
 
 S := $(TOP)/scripts
+# The commit an image comes from: written into /etc/kiln/release, and SOURCE_DATE_EPOCH for every timestamp.
+# The stamp changes only when they do, so a new commit rebuilds the images and nothing else does.
+export KILN_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 1735689600)
+VERSION_STAMP := $(BUILD)/.version
+$(shell mkdir -p $(BUILD); v="$(KILN_VERSION) $(SOURCE_DATE_EPOCH)"; \
+	[ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" > $(VERSION_STAMP))
 DEPS_STAMP := $(BUILD)/.deps
 INIT := $(BUILD)/init/init $(BUILD)/init/initctl
 KERNEL := $(KILN_CACHE)/kernel/root/vmlinuz
 BUSYBOX := $(KILN_CACHE)/busybox/busybox
 COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
-STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh
+STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
 
 .PHONY: all help deps init images machines pxe tools check pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro

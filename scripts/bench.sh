@@ -25,23 +25,29 @@ EOF
 chmod 755 "$b/root/init"
 sh "$KILN_TOP/scripts/mk-initramfs.sh" "$b/root" "$b/baseline.cpio.gz" >/dev/null
 
-# boot_time NAME INITRD REGEX: seconds from kernel start to the ready line, as the guest reports it.
+# boot_time NAME INITRD REGEX: sets $t to the seconds from kernel start to the ready line, as the guest reports
+# them (not called in $(...): the VM must belong to this shell).
 boot_time() {
+	t=0
 	vm_start "$1" --mem 512 "$o/vmlinuz" "$2"
-	vm_wait "$1" "$3" 120 || { echo "bench: $1 did not reach '$3'" >&2; vm_kill "$1"; echo 0; return; }
-	vm_log "$1" | grep -E "$3" | head -n 1 | sed 's/.* in \([0-9.]*\)s.*/\1/'
+	if vm_wait "$1" "$3" 120; then
+		t=$(vm_log "$1" | grep -E "$3" | head -n 1 | sed 's/.* in \([0-9.]*\)s.*/\1/')
+	else
+		echo "bench: $1 did not reach '$3'" >&2
+	fi
 }
 
 kiln_t= base_t= rss=
 i=1
 while [ $i -le "$runs" ]; do
-	t=$(boot_time "kiln$i" "$o/initramfs.cpio.gz" 'kiln: ready: [0-9]+ services in [0-9.]+s')
+	boot_time "kiln$i" "$o/initramfs.cpio.gz" 'kiln: ready: [0-9]+ services in [0-9.]+s'
+	k=$t
 	[ $i -eq 1 ] && rss=$(vm_run "kiln$i" "grep VmRSS /proc/1/status" 20 | awk '/VmRSS/ {print $2}')
 	vm_kill "kiln$i"
-	u=$(boot_time "base$i" "$b/baseline.cpio.gz" 'baseline: ready in [0-9.]+s')
+	boot_time "base$i" "$b/baseline.cpio.gz" 'baseline: ready in [0-9.]+s'
 	vm_kill "base$i"
-	echo "bench: run $i: kiln init ${t}s, shell init ${u}s"
-	kiln_t="$kiln_t $t" base_t="$base_t $u"
+	echo "bench: run $i: kiln init ${k}s, shell init ${t}s"
+	kiln_t="$kiln_t $k" base_t="$base_t $t"
 	i=$((i + 1))
 done
 median() { printf '%s\n' $1 | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

@@ -25,8 +25,9 @@ vm_start() {
 	cat "$d/con.out" >> "$d/console.log" &
 	echo $! > "$d/cat.pid"
 	qemu_args "$@"
-	eval "qemu-system-x86_64 $QEMU_ARGS -chardev pipe,id=con,path=$d/con -serial chardev:con" \
-		> "$d/qemu.err" 2>&1 &
+	# exec: the background job *is* QEMU, so its pid is QEMU's and no shell holds our pipes open.
+	eval "exec qemu-system-x86_64 $QEMU_ARGS -chardev pipe,id=con,path=$d/con -serial chardev:con" \
+		> "$d/qemu.err" 2>&1 < /dev/null &
 	echo $! > "$d/qemu.pid"
 	date +%s > "$d/started"
 }

@@ -1,7 +1,8 @@
 /* backoff.c: how long a failed service waits before its next start: 1 s, 2 s, 4 s ... capped at 30 s,
- * back to the first step once it has run healthy for a minute. Pure. */
+ * back to the first step once a run has lasted a healthy minute (constants in kiln.h). Pure. */
 #include "kiln.h"
 
+/* The delay before start number ATTEMPT+1 of a service that has failed ATTEMPT+1 times in a row. */
 int64_t backoff_delay(int attempt)
 {
 	int64_t d = BACKOFF_FIRST_MS;
@@ -10,10 +11,14 @@ int64_t backoff_delay(int attempt)
 	return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
 }
 
-/* The attempt number after a run of RAN_MS that ended in failure. */
-int backoff_next_attempt(int attempt, int64_t ran_ms)
+/* A run of RAN_MS has just ended in failure: returns the delay before the next start and counts the attempt. */
+int64_t backoff_after_exit(int *attempt, int64_t ran_ms)
 {
-	if (ran_ms >= BACKOFF_RESET_MS)
-		return 0;
-	return attempt < 30 ? attempt + 1 : attempt;
+	int64_t d;
+	if (ran_ms >= BACKOFF_RESET_MS || *attempt < 0)
+		*attempt = 0;
+	d = backoff_delay(*attempt);
+	if (*attempt < 30) /* the delay is capped long before; this only keeps the counter bounded */
+		(*attempt)++;
+	return d;
 }

@@ -1,35 +1,55 @@
-/* control.c: init's control socket: one request line per connection, one reply, then close.
- * A reply starts with a status digit line (0 ok, 1 refused), then text. A slow client is cut off. */
+/* control.c: init's control socket: one request line per connection, one reply, then close. Every client is
+ * nonblocking and has a deadline, so a slow or silent one is dropped and never holds PID 1. */
 #include "svc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#define CLIENTS_MAX 8
+#define CLIENT_MS 1000 /* a request must arrive within this */
+#define REQUEST_MAX 256
+
+struct client {
+	int fd;
+	int64_t deadline;
+	size_t len;
+	char req[REQUEST_MAX];
+};
+
+static struct client clients[CLIENTS_MAX];
+static int nclients;
 
 int control_open(const char *path)
 {
 	struct sockaddr_un a;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	char dir[sizeof a.sun_path];
-	if (fd < 0)
-		return -1;
+	mode_t old;
+	int fd, rc;
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
 	snprintf(dir, sizeof dir, "%s", path);
 	if (strrchr(dir, '/'))
 		*strrchr(dir, '/') = '\0';
 	mkdir_p(dir, 0755);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) || chmod(path, 0600) || listen(fd, 16)) {
+	old = umask(0077); /* 0600 from the first moment, not after a chmod */
+	rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+	umask(old);
+	if (rc || listen(fd, 16)) {
 		close(fd);
 		return -1;
 	}
@@ -40,68 +60,136 @@ static void reply(int fd, int code, const char *text)
 {
 	char head[4];
 	snprintf(head, sizeof head, "%d\n", code);
-	(void)!write(fd, head, strlen(head));
-	(void)!write(fd, text, strlen(text));
+	/* nonblocking: a reply larger than the socket buffer is cut rather than waited on */
+	if (write(fd, head, strlen(head)) > 0)
+		(void)!write(fd, text, strlen(text));
+}
+
+static int shutdown_cmd(const char *w)
+{
+	if (!strcmp(w, "poweroff"))
+		return (int)RB_POWER_OFF;
+	if (!strcmp(w, "reboot"))
+		return (int)RB_AUTOBOOT;
+	if (!strcmp(w, "halt"))
+		return (int)RB_HALT_SYSTEM;
+	return 0;
 }
 
 static void handle(int fd, char *req)
 {
-	char *w[3], text[32768];
-	int n = split_args(req, w, 3);
+	static char text[65536];
+	char *w[4];
+	int n = split_args(req, w, 4), cmd;
 	struct svc *s = n >= 2 ? svc_find(w[1]) : NULL;
-	if (n < 1) {
-		reply(fd, 2, "empty request\n");
+	if (n < 1 || n > 2) {
+		reply(fd, 2, "usage: status [NAME] | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
 	} else if (!strcmp(w[0], "status")) {
-		if (n >= 2 && !s) {
+		if (n == 2 && !s) {
 			snprintf(text, sizeof text, "no service %s\n", w[1]);
 			reply(fd, 1, text);
 			return;
 		}
-		svc_status(text, sizeof text, n >= 2 ? w[1] : NULL);
+		svc_status(text, sizeof text, n == 2 ? w[1] : NULL);
 		reply(fd, 0, text);
-	} else if (!strcmp(w[0], "poweroff") || !strcmp(w[0], "reboot") || !strcmp(w[0], "halt")) {
+	} else if ((cmd = shutdown_cmd(w[0])) && n == 1) {
 		reply(fd, 0, "");
-		svc_begin_shutdown(!strcmp(w[0], "reboot") ? (int)RB_AUTOBOOT : !strcmp(w[0], "halt") ? (int)RB_HALT_SYSTEM : (int)RB_POWER_OFF);
-	} else if (n < 2 || (strcmp(w[0], "start") && strcmp(w[0], "stop") && strcmp(w[0], "restart"))) {
+		svc_begin_shutdown(cmd);
+	} else if (n != 2 || (strcmp(w[0], "start") && strcmp(w[0], "stop") && strcmp(w[0], "restart"))) {
 		reply(fd, 2, "usage: status [NAME] | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
 	} else if (!s) {
 		snprintf(text, sizeof text, "no service %s\n", w[1]);
 		reply(fd, 1, text);
 	} else if (shutting_down) {
 		reply(fd, 1, "shutting down\n");
-	} else if (!strcmp(w[0], "start")) {
-		svc_start_request(s);
-		reply(fd, 0, "");
-	} else if (!strcmp(w[0], "stop")) {
-		svc_stop(s, now_ms());
-		reply(fd, 0, "");
 	} else {
-		if (s->pid > 0) {
-			svc_stop(s, now_ms());
-			s->attempt = -1; /* start again once it has exited */
-		} else {
+		if (!strcmp(w[0], "start"))
 			svc_start_request(s);
-		}
+		else if (!strcmp(w[0], "stop"))
+			svc_stop(s, now_ms());
+		else
+			svc_restart_request(s);
 		reply(fd, 0, "");
 	}
 }
 
-void control_accept(int lfd)
+static void drop(int i)
 {
-	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
-	char req[512];
-	ssize_t r;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* Bounded: a client that sends nothing within 200 ms is dropped; replies are small. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	r = read(fd, req, sizeof req - 1);
-	if (r > 0) {
-		req[r] = '\0';
-		req[strcspn(req, "\n")] = '\0';
-		handle(fd, req);
+	close(clients[i].fd);
+	clients[i] = clients[--nclients];
+}
+
+/* New connections: the oldest client makes room when the table is full. */
+static void accept_all(int lfd)
+{
+	int fd;
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (nclients == CLIENTS_MAX)
+			drop(0);
+		clients[nclients++] = (struct client){.fd = fd, .deadline = now_ms() + CLIENT_MS};
 	}
-	close(fd);
+}
+
+static void client_readable(int i)
+{
+	struct client *c = &clients[i];
+	ssize_t r = read(c->fd, c->req + c->len, sizeof c->req - 1 - c->len);
+	char *nl;
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		drop(i);
+		return;
+	}
+	c->len += (size_t)r;
+	c->req[c->len] = '\0';
+	if ((nl = strchr(c->req, '\n')) || c->len == sizeof c->req - 1) {
+		if (nl)
+			*nl = '\0';
+		else
+			c->req[0] = '\0'; /* too long: answered as a bad request */
+		handle(c->fd, c->req);
+		drop(i);
+	}
+}
+
+int control_fill_poll(int lfd, struct pollfd *p, int max)
+{
+	int n = 0;
+	if (lfd < 0 || max < 1 + nclients)
+		return 0;
+	p[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+	for (int i = 0; i < nclients; i++)
+		p[n++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+	return n;
+}
+
+void control_event(int lfd, int fd, short revents)
+{
+	if (fd == lfd) {
+		accept_all(lfd);
+		return;
+	}
+	for (int i = 0; i < nclients; i++)
+		if (clients[i].fd == fd) {
+			if (revents & (POLLIN | POLLHUP | POLLERR))
+				client_readable(i);
+			return;
+		}
+}
+
+void control_tick(int64_t now)
+{
+	for (int i = nclients - 1; i >= 0; i--)
+		if (now >= clients[i].deadline)
+			drop(i);
+}
+
+int64_t control_next_deadline(void)
+{
+	int64_t best = -1;
+	for (int i = 0; i < nclients; i++)
+		if (best < 0 || clients[i].deadline < best)
+			best = clients[i].deadline;
+	return best;
 }

@@ -8,11 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* A child of PID 1 starts with signals unblocked and default, as any program expects. */
+static void child_reset(void)
+{
+	sigset_t none;
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
 /* A folder that is already a mount point (after switch_root) is left alone. */
 static int is_mountpoint(const char *path)
@@ -65,6 +77,18 @@ static int ext4_label(const char *dev, char *label, size_t len)
 	return 0;
 }
 
+/* devtmpfs normally has the node; without it, make one from the numbers sysfs gives. */
+static void dev_node(const char *name, const char *path)
+{
+	char sys[300], *t, *colon;
+	if (access(path, F_OK) == 0)
+		return;
+	snprintf(sys, sizeof sys, "/sys/class/block/%s/dev", name);
+	if ((t = read_text(sys, NULL)) && (colon = strchr(t, ':')))
+		mknod(path, S_IFBLK | 0600, makedev(strtoul(t, NULL, 10), strtoul(colon + 1, NULL, 10)));
+	free(t);
+}
+
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 {
 	int64_t end = now_ms() + wait_ms;
@@ -76,6 +100,7 @@ int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 			if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
 				continue;
 			snprintf(path, sizeof path, "/dev/%s", e->d_name);
+			dev_node(e->d_name, path);
 			if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, label)) {
 				snprintf(dev, devlen, "%s", path);
 				closedir(d);
@@ -154,6 +179,7 @@ static int run_wait(char *const argv[])
 	int status;
 	pid_t pid = fork();
 	if (pid == 0) {
+		child_reset();
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -254,16 +280,27 @@ void early_sysctl(const char *path)
 	free(text);
 }
 
+/* A shell on the console, in a child: PID 1 goes on reaping (and supervising whatever it can). */
 void emergency_shell(void)
 {
 	pid_t pid;
-	if (access("/bin/sh", X_OK))
+	if (access("/bin/sh", X_OK)) {
+		say("kiln: no /bin/sh for an emergency shell");
 		return;
+	}
 	say("kiln: opening a shell on the console");
 	pid = fork();
 	if (pid == 0) {
 		char *argv[] = {"/bin/sh", "-l", NULL};
+		int fd;
+		child_reset();
 		setsid();
+		if ((fd = open("/dev/console", O_RDWR)) >= 0) {
+			ioctl(fd, TIOCSCTTY, 1); /* job control and Ctrl-C work in it */
+			dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
 		execv("/bin/sh", argv);
 		_exit(127);
 	}

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#define REPLY_WAIT_S 10 /* init answers at once; longer means it is stuck */
 
 static int usage(void)
 {
@@ -17,6 +20,7 @@ static int usage(void)
 	return 2;
 }
 
+/* The last LINES lines of the service's log (the current file only). */
 static int logs(const char *name, long lines)
 {
 	char path[512];
@@ -28,7 +32,6 @@ static int logs(const char *name, long lines)
 		fprintf(stderr, "initctl: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	/* The last LINES lines. */
 	for (p = text + len; p > text; p--)
 		if (p[-1] == '\n' && p != text + len && ++seen >= lines)
 			break;
@@ -37,52 +40,78 @@ static int logs(const char *name, long lines)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* How many words (after the command) each request takes: min and max. */
+static int arity_ok(const char *cmd, int nargs)
+{
+	if (!strcmp(cmd, "status"))
+		return nargs <= 1;
+	if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart"))
+		return nargs == 1;
+	if (!strcmp(cmd, "poweroff") || !strcmp(cmd, "reboot") || !strcmp(cmd, "halt"))
+		return nargs == 0;
+	return 0;
+}
+
+static int request(const char *req)
 {
 	struct sockaddr_un a;
-	char req[512] = "", buf[4096];
+	struct timeval tv = {.tv_sec = REPLY_WAIT_S};
+	char buf[4096];
 	int fd, code = -1;
 	ssize_t r;
-
-	if (argc < 2)
-		return usage();
-	if (!strcmp(argv[1], "logs")) {
-		long n = 50;
-		if (argc == 5 && !strcmp(argv[3], "-n"))
-			n = strtol(argv[4], NULL, 10);
-		else if (argc != 3)
-			return usage();
-		return logs(argv[2], n > 0 ? n : 50);
-	}
-	for (int i = 1; i < argc && i < 3; i++) {
-		strncat(req, argv[i], sizeof req - strlen(req) - 2);
-		strcat(req, i + 1 < argc && i < 2 ? " " : "\n");
-	}
-	if (req[strlen(req) - 1] != '\n')
-		strcat(req, "\n");
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
 	snprintf(a.sun_path, sizeof a.sun_path, "%s/control.sock", kiln_path("KILN_RUN", "/run/kiln"));
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
 		fprintf(stderr, "initctl: cannot reach init at %s: %s\n", a.sun_path, strerror(errno));
 		return 3;
 	}
-	if (write(fd, req, strlen(req)) < 0)
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "initctl: sending to init: %s\n", strerror(errno));
 		return 3;
+	}
 	while ((r = read(fd, buf, sizeof buf)) > 0) {
 		char *text = buf;
 		size_t tl = (size_t)r;
-		if (code < 0) {
+		if (code < 0) { /* the first byte is the status digit, then a newline */
 			char *nl = memchr(buf, '\n', (size_t)r);
-			code = buf[0] - '0';
-			if (!nl)
-				continue;
-			text = nl + 1;
-			tl = (size_t)r - (size_t)(text - buf);
+			code = buf[0] >= '0' && buf[0] <= '2' ? buf[0] - '0' : 3;
+			text = nl ? nl + 1 : buf + r;
+			tl = (size_t)(buf + r - text);
 		}
 		fwrite(text, 1, tl, code ? stderr : stdout);
 	}
+	if (r < 0 || code < 0) {
+		fprintf(stderr, "initctl: no answer from init: %s\n", r < 0 ? strerror(errno) : "connection closed");
+		code = 3;
+	}
 	close(fd);
-	return code < 0 ? 3 : code;
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	char req[512];
+	if (argc < 2)
+		return usage();
+	if (!strcmp(argv[1], "logs")) {
+		long n = 50;
+		char *end = NULL;
+		if (argc == 5 && !strcmp(argv[3], "-n"))
+			n = strtol(argv[4], &end, 10);
+		else if (argc != 3)
+			return usage();
+		if ((end && *end) || n < 1)
+			return usage();
+		return logs(argv[2], n);
+	}
+	if (!arity_ok(argv[1], argc - 2))
+		return usage();
+	if (snprintf(req, sizeof req, "%s%s%s\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "") >=
+	    (int)sizeof req)
+		return usage();
+	return request(req);
 }

@@ -77,7 +77,11 @@ int deps_find(struct svc_def **defs, int n, const char *name);
 #define BACKOFF_MAX_MS 30000
 #define BACKOFF_RESET_MS 60000
 int64_t backoff_delay(int attempt);
-int backoff_next_attempt(int attempt, int64_t ran_ms);
+int64_t backoff_after_exit(int *attempt, int64_t ran_ms);
+
+/* ---- scheduled jobs (sched.c) ---- */
+int64_t sched_first(int64_t boot_ms, int every_s);
+int64_t sched_next(int64_t started_ms, int every_s, int64_t now_ms);
 
 /* ---- service logs (logfile.c) ---- */
 struct logfile {
@@ -119,6 +123,7 @@ struct netconf {
 	int nroutes;
 };
 int netconf_parse(const char *text, struct netconf *nc, char *err, size_t errlen);
+int netconf_from_ip(const char *ip, struct netconf *nc);
 int parse_cidr(const char *s, uint32_t *addr, int *prefix);
 int parse_ipv4(const char *s, uint32_t *addr);
 
@@ -139,13 +144,20 @@ int net_setup(const struct cmdline *c);
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
 void emergency_shell(void);
 
+/* ---- users and groups (users.c) ---- */
+#define KILN_GROUPS_MAX 64
+int passwd_find(const char *text, const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen);
+int group_find(const char *text, const char *name, gid_t *gid);
+int group_list(const char *text, const char *user, gid_t primary, gid_t *out, int max);
+int lookup_user(const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen);
+int lookup_groups(const char *user, gid_t primary, gid_t *out, int max);
+
 /* ---- util.c ---- */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t now_ms(void);
-double boot_seconds(void);
+int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);
 int mkdir_p(const char *path, mode_t mode);
-int lookup_user(const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen);
 const char *kiln_path(const char *var, const char *dflt);
 
 #endif

@@ -150,7 +150,11 @@ int modules_load_all(const char *list_path)
 		if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST)) {
 			/* ENODEV: hardware-specific variants (crc32c_intel on a CPU without SSE4.2) */
 			if (errno != ENODEV) {
-				say("kiln: module %s: %m", todo[i]);
+				char name[128];
+				int e = errno;
+				mod_name(todo[i], strlen(todo[i]), name, sizeof name);
+				errno = e;
+				say("kiln: module %s: %m", name);
 				failed++;
 			}
 		}

@@ -65,6 +65,20 @@ static int add_route(int s, uint32_t dst, int prefix, uint32_t via)
 	return ioctl(s, SIOCADDRT, &rt) && errno != EEXIST ? -1 : 0;
 }
 
+/* A real ethernet card (ARPHRD_ETHER with a device behind it), not a tunnel, bridge or dummy. */
+static int is_ethernet(const char *dev)
+{
+	char path[300], *t;
+	int ether;
+	snprintf(path, sizeof path, "/sys/class/net/%s/type", dev);
+	if (!(t = read_text(path, NULL)))
+		return 0;
+	ether = atoi(t) == 1;
+	free(t);
+	snprintf(path, sizeof path, "/sys/class/net/%s/device", dev);
+	return ether && access(path, F_OK) == 0;
+}
+
 /* The interface with MAC, or the first ethernet interface by name when MAC is NULL; waits for it. */
 static int find_if(const char *mac, char *dev, size_t len, int wait_ms)
 {
@@ -76,6 +90,8 @@ static int find_if(const char *mac, char *dev, size_t len, int wait_ms)
 		while (d && (e = readdir(d))) {
 			char path[300], *a;
 			if (e->d_name[0] == '.' || !strcmp(e->d_name, "lo"))
+				continue;
+			if (!mac && !is_ethernet(e->d_name))
 				continue;
 			snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
 			if (!(a = read_text(path, NULL)))
@@ -123,16 +139,8 @@ int net_setup(const struct cmdline *c)
 		say("kiln: net: lo: %m");
 	memset(&nc, 0, sizeof nc);
 	if (c->ip[0]) {
-		char ip[64], *gw;
-		snprintf(ip, sizeof ip, "%s", c->ip);
-		if ((gw = strchr(ip, ',')))
-			*gw++ = '\0';
-		if (parse_cidr(ip, &nc.addrs[0].addr, &nc.addrs[0].prefix))
+		if (netconf_from_ip(c->ip, &nc))
 			say("kiln: net: kiln.ip=%s is not ADDRESS/PREFIX[,GATEWAY]", c->ip);
-		else
-			nc.naddrs = 1;
-		if (gw && nc.naddrs && parse_ipv4(gw, &nc.routes[0].via) == 0)
-			nc.nroutes = 1;
 	} else if ((text = read_text("/etc/kiln/identity/network", NULL))) {
 		if (netconf_parse(text, &nc, err, sizeof err))
 			say("kiln: net: /etc/kiln/identity/network: %s", err);

@@ -50,6 +50,26 @@ int parse_cidr(const char *s, uint32_t *addr, int *prefix)
 	return parse_ipv4(buf, addr);
 }
 
+/* kiln.ip=CIDR[,GATEWAY]: one address on the first ethernet interface (no dev, no MAC), maybe a default route. */
+int netconf_from_ip(const char *ip, struct netconf *nc)
+{
+	char buf[64], *gw;
+	memset(nc, 0, sizeof *nc);
+	if (snprintf(buf, sizeof buf, "%s", ip) >= (int)sizeof buf)
+		goto bad;
+	if ((gw = strchr(buf, ',')))
+		*gw++ = '\0';
+	if (parse_cidr(buf, &nc->addrs[0].addr, &nc->addrs[0].prefix) || (gw && parse_ipv4(gw, &nc->routes[0].via)))
+		goto bad;
+	nc->naddrs = 1;
+	nc->nroutes = gw ? 1 : 0;
+	return 0;
+bad:
+	memset(nc, 0, sizeof *nc);
+	errno = EINVAL;
+	return -1;
+}
+
 static int valid_mac(const char *s)
 {
 	if (strlen(s) != 17)

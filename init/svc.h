@@ -5,14 +5,20 @@
 
 #include "kiln.h"
 
+#include <poll.h>
+
+#define PROBE_INTERVAL_MS 250  /* between two readiness checks */
+#define PROBE_EXEC_MAX_MS 5000 /* an exec probe still running then is killed */
+#define PROBE_CONNECT_MAX_MS 1000
+
 enum svc_state {
 	ST_WAITING,  /* requirements not ready yet */
 	ST_STARTING, /* running, readiness not confirmed */
 	ST_READY,
 	ST_BACKOFF,  /* failed, restart scheduled */
 	ST_STOPPING,
-	ST_STOPPED,  /* stopped by request or shutdown */
-	ST_FAILED,   /* gave up: missing binary, never restarts, bad definition */
+	ST_STOPPED,  /* stopped by request or shutdown, or a longrun that ended by policy */
+	ST_FAILED,   /* gave up: missing binary, bad user, restart = never ... */
 	ST_DONE,     /* oneshot finished with 0 */
 	ST_DISABLED, /* condition false */
 	ST_SCHEDULED /* a job between runs */
@@ -23,32 +29,60 @@ struct svc {
 	enum svc_state state;
 	pid_t pid, probe_pid;
 	int64_t started, ready_deadline, next_probe, probe_deadline, restart_at, stop_deadline, next_run;
-	int attempt, restarts, last_status, blocked;
-	int log_r, log_w;       /* the service's output pipe, kept for the service's lifetime */
-	int notify_r;           /* ready notify FD: read end */
+	int attempt, restarts, last_status, blocked, restart_pending, timed_out;
+	int log_r, log_w; /* the service's output pipe, kept for the service's lifetime */
+	int notify_r;     /* ready = notify: the read end */
+	int probe_fd;     /* ready = tcp|unix: a connect under way */
 	struct logfile log;
 	char reason[160];
-	int job_runs, job_failures;
-	int64_t job_last_end;
-	int job_last_status;
+	int job_runs, job_failures, job_last_status;
+	int64_t job_last_start;
 };
 
 extern struct svc *svcs;
 extern int nsvcs;
-extern int shutting_down; /* 0, or the reboot(2) command to end with */
-extern double boot_offset; /* subtracted from boot time: a sandboxed init counts from its own start */
+extern int shutting_down;  /* 0, or the reboot(2) command to end with */
+extern int64_t boot_offset; /* ms subtracted from boot time: a sandboxed init counts from its own start */
 
+/* svctab.c: loading and reporting */
 void svc_load_all(const char *dir);
-void svc_tick(int64_t now);          /* start what can start, probe, restart, stop on deadlines */
-int64_t svc_next_deadline(void);     /* the nearest deadline, or -1 */
+void svc_status(char *out, size_t len, const char *only);
+
+/* svc.c: the state machine */
+int svc_is_job(const struct svc *s);
+void svc_tick(int64_t now);      /* start what can start, probe, restart, stop on deadlines */
+int64_t svc_next_deadline(void); /* the nearest deadline, or -1 */
 void svc_child_exited(pid_t pid, int status);
-void svc_pipe_readable(int fd);
+int svc_fill_poll(struct pollfd *p, int max);
+void svc_fd_event(int fd, short revents);
+void svc_set_ready(struct svc *s);
 void svc_stop(struct svc *s, int64_t now);
 void svc_start_request(struct svc *s);
+void svc_restart_request(struct svc *s);
 struct svc *svc_find(const char *name);
 const char *svc_state_name(enum svc_state st);
-void svc_status(char *out, size_t len, const char *only);
 int svc_all_stopped(void);
 void svc_begin_shutdown(int cmd);
+
+/* spawn.c: a service's process (or its exec probe) with its user, environment and output */
+pid_t spawn_service(struct svc *s, int notify_w);
+pid_t spawn_probe(struct svc *s);
+
+/* probe.c: readiness checks */
+void probe_run(struct svc *s, int64_t now);
+void probe_connect_done(struct svc *s, int64_t now);
+void probe_cancel(struct svc *s);
+void probe_notify_readable(struct svc *s);
+void probe_exec_exited(struct svc *s, int status, int64_t now);
+
+/* control.c: the control socket */
+int control_open(const char *path);
+int control_fill_poll(int lfd, struct pollfd *p, int max);
+void control_event(int lfd, int fd, short revents);
+void control_tick(int64_t now);
+int64_t control_next_deadline(void);
+
+/* shutdown.c: the end of PID 1 */
+void shutdown_final(int cmd, int sandbox);
 
 #endif

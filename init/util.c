@@ -35,12 +35,12 @@ int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Seconds since the kernel started (CLOCK_BOOTTIME counts from boot). */
-double boot_seconds(void)
+/* Milliseconds since the kernel started (CLOCK_BOOTTIME counts from boot, suspend included). */
+int64_t boot_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 char *read_text(const char *path, size_t *len)
@@ -101,48 +101,6 @@ int mkdir_p(const char *path, mode_t mode)
 			*p = '/';
 		}
 	return mkdir(buf, mode) && errno != EEXIST ? -1 : 0;
-}
-
-/* Looks NAME up in /etc/passwd (or accepts UID[:GID]). */
-int lookup_user(const char *name, uid_t *uid, gid_t *gid, char *home, size_t homelen)
-{
-	char *text, *line, *next, *end;
-	unsigned long u = strtoul(name, &end, 10);
-	if (*name && (*end == '\0' || *end == ':')) {
-		*uid = (uid_t)u;
-		*gid = *end == ':' ? (gid_t)strtoul(end + 1, NULL, 10) : (gid_t)u;
-		if (home)
-			snprintf(home, homelen, "/");
-		return 0;
-	}
-	if (!(text = read_text("/etc/passwd", NULL)))
-		return -1;
-	for (line = text; line; line = next) {
-		char *f[7];
-		int n = 0;
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		for (char *p = line; n < 7; n++) {
-			f[n] = p;
-			if (!(p = strchr(p, ':'))) {
-				n++;
-				break;
-			}
-			*p++ = '\0';
-		}
-		if (n >= 6 && !strcmp(f[0], name)) {
-			*uid = (uid_t)strtoul(f[2], NULL, 10);
-			*gid = (gid_t)strtoul(f[3], NULL, 10);
-			if (home)
-				snprintf(home, homelen, "%s", f[5]);
-			free(text);
-			return 0;
-		}
-	}
-	free(text);
-	errno = ENOENT;
-	return -1;
 }
 
 /* A path from the environment (tests run init in a sandbox) or its default. */

@@ -1,133 +1,182 @@
 #!/bin/sh
-# 20-init-pidns.t: kiln's init as PID 1 of a new PID namespace (unshare -pf), sandboxed (KILN_SANDBOX: no mounts,
-# no reboot): dependency order, readiness by notify fd, a crash loop that starves nobody, restarts with growing
-# delays after kill -9, orphans reaped, a missing binary reported, the ready/degraded summary, initctl, log
-# rotation, and SIGTERM stopping services in reverse dependency order.
+# 20-init-pidns.t: kiln's init as PID 1 of a new PID namespace, sandboxed (KILN_SANDBOX: no mounts, no reboot).
+# Run 1 (a degraded boot): dependency order by notify fd, a crash loop that starves nobody, restarts with growing
+# delays after kill -9, orphans reaped, a missing binary, a cycle and an unknown requirement reported, initctl,
+# log rotation, SIGTERM stopping services in reverse dependency order. Run 2 (a clean boot): the ready line, a
+# malformed file reported and skipped, exec probes with the service's environment, a chain started in order.
 . tests/system/lib/tap.sh
+. tests/system/lib/init-sandbox.sh
 
-plan 16
+plan 26
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
-[ -x "$init" ] || make -s init || bail "cannot build the init"
-command -v unshare >/dev/null || bail "unshare (util-linux) is needed"
+# Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
+if command -v "${CC_MUSL:-musl-gcc}" >/dev/null; then
+	make -s -C init O="$KILN_BUILD/init" all >/dev/null || bail "cannot build the init"
+fi
+[ -x "$init" ] && [ -x "$initctl" ] || bail "no init at $init"
+command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare and nsenter (util-linux) are needed"
+[ "$(id -u)" -eq 0 ] || bail "a PID namespace needs root here"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-pidns.XXXXXX")
-upid=
-cleanup() { [ -n "$upid" ] && kill -9 "$upid" 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-mkdir -p "$T/etc/services" "$T/run" "$T/log" "$T/bin"
+trap 'sb_cleanup; rm -rf "$T"' EXIT
 now='$(date +%s.%N)'
 
-svc() { printf '%s\n' "$2" > "$T/etc/services/$1"; }
-script() { printf '#!/bin/sh\n%s\n' "$2" > "$T/bin/$1"; chmod 755 "$T/bin/$1"; }
-
-# base: ready after 1 s through its notify fd; app requires it. Both record when they stop.
-script base "trap 'echo base >> $T/stopped; exit 0' TERM
-sleep 1; echo \"base-ready $now\" >> $T/events; echo >&3
+# ---------------------------------------------------------------- run 1: a degraded boot
+sb_new "$T/1"
+E=$SB/events
+# base: ready 1 s after start through its notify fd; app requires it. Both record when they stop.
+sb_script base "trap 'echo base >> $SB/stopped; exit 0' TERM
+sleep 1; echo \"base-ready $now\" >> $E; echo >&3
 while :; do sleep 0.1; done"
-svc base "command = $T/bin/base
+sb_service base "command = $SB/bin/base
 ready = notify 3"
-script app "trap 'echo app >> $T/stopped; exit 0' TERM
-echo \"app-start $now\" >> $T/events
+sb_script app "trap 'sleep 0.3; echo app >> $SB/stopped; exit 0' TERM
+echo \"app-start $now\" >> $E
 while :; do sleep 0.1; done"
-svc app "command = $T/bin/app
+sb_service app "command = $SB/bin/app
 requires = base"
-# crashy: fails at once, forever.
-script crashy "echo \"crashy $now\" >> $T/crashy; exit 1"
-svc crashy "command = $T/bin/crashy"
+# crashy: fails at once, forever; healthy: needs nothing, must be up at once regardless.
+sb_script crashy "echo \"crashy $now\" >> $SB/crashy; exit 1"
+sb_service crashy "command = $SB/bin/crashy"
+sb_script healthy "echo \"healthy-start $now\" >> $E; exec sleep 1000"
+sb_service healthy "command = $SB/bin/healthy"
 # victim: killed with -9 by the test, twice.
-script victim "echo \"victim $now\" >> $T/victim; exec sleep 1000"
-svc victim "command = $T/bin/victim"
+sb_script victim "echo \"victim $now\" >> $SB/victim; exec sleep 1000"
+sb_service victim "command = $SB/bin/victim"
 # orphaner: leaves grandchildren behind, which the init must reap when they die.
-script orphaner "for i in 1 2 3 4 5; do (sleep 0.3 &); done; exit 0"
-svc orphaner "command = $T/bin/orphaner
+sb_script orphaner "for i in 1 2 3 4 5; do (sleep 0.3 &); done; exit 0"
+sb_service orphaner "command = $SB/bin/orphaner
 type = oneshot"
 # a job that counts zombies in the namespace every 2 s
-script zombies 'n=0; for s in /proc/[0-9]*/stat; do case $(cut -d" " -f3 "$s" 2>/dev/null) in Z) n=$((n+1));; esac; done; echo "zombies=$n"'
-svc zombies "command = $T/bin/zombies
+sb_script zombies 'n=0; for s in /proc/[0-9]*/stat; do case $(cut -d" " -f3 "$s" 2>/dev/null) in Z) n=$((n+1));; esac; done; echo "zombies=$n"'
+sb_service zombies "command = $SB/bin/zombies
 every = 2"
-svc missing "command = /nonexistent/kiln-missing --flag"
-script chatty 'i=0; while [ $i -lt 40 ]; do echo "line $i: 0123456789012345678901234567890123456789012345678901234567890123456789"; i=$((i+1)); done; exec sleep 1000'
-svc chatty "command = $T/bin/chatty
+sb_service missing "command = /nonexistent/kiln-missing --flag"
+sb_service cyc-a "command = /bin/true
+requires = cyc-b"
+sb_service cyc-b "command = /bin/true
+requires = cyc-a"
+sb_service lonely "command = /bin/true
+requires = ghost"
+sb_script chatty 'i=0; while [ $i -lt 40 ]; do echo "line $i: 0123456789012345678901234567890123456789012345678901234567890123456789"; i=$((i+1)); done; exec sleep 1000'
+sb_service chatty "command = $SB/bin/chatty
 log_size = 1024
 log_keep = 2"
 
-start=$(date +%s.%N)
-KILN_SANDBOX=1 KILN_ETC="$T/etc" KILN_RUN="$T/run" KILN_LOG_DIR="$T/log" \
-	unshare -pf --mount-proc "$init" > "$T/console" 2>&1 &
-upid=$!
-( sleep 90; kill -9 "$upid" 2>/dev/null ) >/dev/null 2>&1 &  # a watchdog: this file can never hang
-watchdog=$!
-i=0; ipid=
-while [ -z "$ipid" ] && [ $i -lt 50 ]; do ipid=$(pgrep -P "$upid" | head -n 1); sleep 0.1; i=$((i + 1)); done
-[ -n "$ipid" ] || bail "the init did not start"
-# Pids that initctl reports are the namespace's: signals to them go through nsenter.
-nskill() { nsenter -t "$ipid" -p kill "$@"; }
-ctl() { KILN_RUN="$T/run" KILN_LOG_DIR="$T/log" timeout 5 "$initctl" "$@"; }
-waitfor() { # file regex seconds
-	i=0
-	while [ $i -lt $(($3 * 10)) ]; do grep -Eq "$2" "$1" 2>/dev/null && return 0; sleep 0.1; i=$((i + 1)); done
-	return 1
-}
-
-if waitfor "$T/console" 'kiln: (ready|degraded):' 15; then
-	t=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-	ok "summary printed after ${t}s: $(grep -E 'kiln: (ready|degraded)' "$T/console")"
+sb_start
+if sb_wait "$SB/console" 'kiln: (ready|degraded):' 15; then
+	ok "summary printed after $(elapsed "$SB_START" "$(date +%s.%N)")s: $(grep -E 'kiln: (ready|degraded)' "$SB/console")"
 else
-	not_ok "summary printed"; diag "$(cat "$T/console")"
+	not_ok "summary printed"; diag "$(cat "$SB/console")"
 fi
-check "degraded summary names exactly the failed services" \
-	grep -Eq 'kiln: degraded: 5 of 7 services ready in [0-9.]+s \(failed: crashy missing\)' "$T/console"
-check "the missing binary is reported as not found" grep -q 'kiln: missing: /nonexistent/kiln-missing: not found' "$T/console"
+check "degraded line: counts and exactly the failed services" \
+	grep -Eq '^kiln: degraded: 6 of 11 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
+check "the missing binary is reported as not found (while the others run)" \
+	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
+check "a dependency cycle is reported by name" grep -Eq 'cycle: cyc-(a -> cyc-b -> cyc-a|b -> cyc-a -> cyc-b)' "$SB/console"
+check "an unknown requirement is reported" grep -q 'lonely requires unknown service ghost' "$SB/console"
 check "app started only after base was ready (notify fd)" sh -c "
-	b=\$(sed -n 's/^base-ready //p' '$T/events'); a=\$(sed -n 's/^app-start //p' '$T/events')
+	b=\$(sed -n 's/^base-ready //p' '$E'); a=\$(sed -n 's/^app-start //p' '$E')
 	[ -n \"\$a\" ] && [ -n \"\$b\" ] && awk -v a=\"\$a\" -v b=\"\$b\" 'BEGIN { exit !(a >= b) }'"
-check "a crash loop does not delay a healthy service (app up within 3 s)" sh -c "
-	a=\$(sed -n 's/^app-start //p' '$T/events'); awk -v a=\"\$a\" -v s=$start 'BEGIN { exit !(a - s < 3) }'"
+check "a crash loop does not delay a healthy service (healthy up within 0.5 s, app within 2.5 s)" sh -c "
+	h=\$(sed -n 's/^healthy-start //p' '$E'); a=\$(sed -n 's/^app-start //p' '$E')
+	awk -v h=\"\$h\" -v a=\"\$a\" -v s=$SB_START 'BEGIN { print h - s, a - s; exit !(h - s < 0.5 && a - s < 2.5) }'"
 
 # kill -9 twice: restarted after 1 s, then after 2 s
-pid1=$(ctl status victim | awk '$1 == "victim" { print $3 }')
-k1=$(date +%s.%N); nskill -9 "$pid1"
-waitfor "$T/console" 'kiln: victim: killed by signal 9, restarting in 1s' 5 && waitfor "$T/victim" '.' 1
+pid1=$(sb_pid victim)
+k1=$(date +%s.%N); sb_kill -9 "$pid1"
+sb_wait "$SB/console" 'kiln: victim: killed by signal 9, restarting in 1s' 5 && sb_wait "$SB/victim" '.' 1
 sleep 1.5
-pid2=$(ctl status victim | awk '$1 == "victim" { print $3 }')
-k2=$(date +%s.%N); nskill -9 "$pid2"
-waitfor "$T/console" 'kiln: victim: killed by signal 9, restarting in 2s' 5
+pid2=$(sb_pid victim)
+k2=$(date +%s.%N); sb_kill -9 "$pid2"
+sb_wait "$SB/console" 'kiln: victim: killed by signal 9, restarting in 2s' 5
 sleep 2.5
-check "victim killed with -9 is restarted after 1 s, then after 2 s" sh -c "
-	grep -q 'victim: killed by signal 9, restarting in 1s' '$T/console' &&
-	grep -q 'victim: killed by signal 9, restarting in 2s' '$T/console' && [ \$(wc -l < '$T/victim') -eq 3 ]"
+check "victim killed with -9 is reported and restarted twice" sh -c "
+	grep -q 'victim: killed by signal 9, restarting in 1s' '$SB/console' &&
+	grep -q 'victim: killed by signal 9, restarting in 2s' '$SB/console' && [ \$(wc -l < '$SB/victim') -eq 3 ]"
 check "the restart delays grow: about 1 s, then 2 s from each kill to the next start" sh -c "
 	awk -v k1=$k1 -v k2=$k2 '{ t[NR] = \$2 } END { d1 = t[2] - k1; d2 = t[3] - k2; print d1, d2;
-		exit !(d1 >= 0.9 && d1 < 1.7 && d2 >= 1.9 && d2 < 2.7) }' '$T/victim'"
-check "crashy keeps being restarted with growing delays (1s 2s 4s)" sh -c "
-	grep -q 'crashy: exited 1, restarting in 1s' '$T/console' && grep -q 'crashy: exited 1, restarting in 2s' '$T/console' &&
-	grep -q 'crashy: exited 1, restarting in 4s' '$T/console'"
+		exit !(d1 >= 0.9 && d1 < 1.6 && d2 >= 1.9 && d2 < 2.6) }' '$SB/victim'"
+sb_wait "$SB/crashy" . 1; i=0
+while [ "$(wc -l < "$SB/crashy")" -lt 4 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "crashy is restarted with growing delays (1s 2s 4s), measured from its own log" sh -c "
+	grep -q 'crashy: exited 1, restarting in 4s' '$SB/console' &&
+	awk '{ t[NR] = \$2 } END { d1 = t[2] - t[1]; d2 = t[3] - t[2]; d3 = t[4] - t[3]; print d1, d2, d3;
+		exit !(NR >= 4 && d1 >= 0.9 && d1 < 1.6 && d2 >= 1.9 && d2 < 2.6 && d3 >= 3.9 && d3 < 4.6) }' '$SB/crashy'"
 check "orphaned grandchildren are reaped (no zombies in the namespace)" sh -c "
-	grep -q 'zombies=0' '$T/log/zombies.log' && ! grep -q 'zombies=[1-9]' '$T/log/zombies.log'"
-check "the scheduled job ran more than once" sh -c "[ \$(grep -c zombies= '$T/log/zombies.log') -ge 2 ]"
+	grep -q 'zombies=0' '$SB/log/zombies.log' && ! grep -q 'zombies=[1-9]' '$SB/log/zombies.log'"
+check "the scheduled job ran more than once, and status shows its last result" sh -c "
+	[ \$(grep -c zombies= '$SB/log/zombies.log') -ge 2 ] &&
+	KILN_RUN='$SB/run' '$initctl' status zombies | grep -Eq '^zombies +scheduled .*job every 2s, [0-9]+ runs, 0 failed, last run [0-9]+s ago: ok'"
 check "initctl status lists every service with its state" sh -c "
-	ctl() { KILN_RUN='$T/run' timeout 5 '$initctl' \"\$@\"; }
-	s=\$(ctl status); echo \"\$s\" | grep -Eq '^app +ready' && echo \"\$s\" | grep -Eq '^missing +failed' &&
-	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^zombies +scheduled .*job every 2s'"
+	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
+	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
+	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1' &&
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 13 ]"
 check "initctl stop, then start, of a service" sh -c "
-	ctl() { KILN_RUN='$T/run' timeout 5 '$initctl' \"\$@\"; }
-	ctl stop chatty && sleep 0.5 && ctl status chatty | grep -Eq '^chatty +stopped' &&
-	ctl start chatty && sleep 0.5 && ctl status chatty | grep -Eq '^chatty +ready' &&
-	! ctl status nosuch 2>/dev/null"
+	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
+	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&
+	ctl start healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +ready +[1-9]'"
+before=$(sb_pid healthy)
+sb_ctl restart healthy >/dev/null 2>&1
+sleep 0.5
+after=$(sb_pid healthy)
+check "initctl restart gives a new process, ready again" sh -c "
+	[ -n '$before' ] && [ -n '$after' ] && [ '$before' != '$after' ] && [ '$after' != 0 ] &&
+	KILN_RUN='$SB/run' '$initctl' status healthy | grep -Eq '^healthy +ready'"
+check "initctl exit codes: 1 for an unknown service, 2 for bad usage" sh -c "
+	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\" 2>/dev/null; }
+	ctl status nosuch; a=\$?; ctl restart nosuch; b=\$?; ctl frobnicate x; c=\$?; ctl start; d=\$?
+	echo \$a \$b \$c \$d; [ \$a\$b\$c\$d = 1122 ]"
 check "log rotation at log_size keeps log_keep files" sh -c "
-	[ -s '$T/log/chatty.log.1' ] && [ -s '$T/log/chatty.log.2' ] && [ ! -e '$T/log/chatty.log.3' ] &&
-	[ \$(stat -c %s '$T/log/chatty.log') -le 1024 ]"
+	ls -l '$SB/log'; [ -s '$SB/log/chatty.log.1' ] && [ -s '$SB/log/chatty.log.2' ] && [ ! -e '$SB/log/chatty.log.3' ] &&
+	[ \$(stat -c %s '$SB/log/chatty.log') -le 1024 ] && [ \$(stat -c %s '$SB/log/chatty.log.1') -le 1024 ] &&
+	tail -n 1 '$SB/log/chatty.log' | grep -q '^line 39: '"
 check "initctl logs shows a service's last lines" sh -c "
-	out=\$(KILN_LOG_DIR='$T/log' '$initctl' logs chatty -n 3); echo \"\$out\"; ls -la '$T/log'
-	[ \$(echo \"\$out\" | grep -c '^line') -eq 3 ]"
+	out=\$(KILN_LOG_DIR='$SB/log' '$initctl' logs chatty -n 3); echo \"\$out\"
+	[ \$(echo \"\$out\" | grep -c '^line') -eq 3 ] && echo \"\$out\" | tail -n 1 | grep -q '^line 39: '"
 
 # SIGTERM: app (which requires base) stops first; the init then ends (sandbox) with status 0.
-kill -TERM "$ipid"
-wait "$upid"; rc=$?
-upid=
-kill "$watchdog" 2>/dev/null
-if [ "$rc" -eq 0 ] && grep -q 'kiln: powering off' "$T/console"; then ok "SIGTERM: orderly shutdown, init exits 0"; else
-	not_ok "SIGTERM: orderly shutdown (status $rc)"; diag "$(tail -n 5 "$T/console")"; fi
-check "services stopped in reverse dependency order (app before base)" sh -c "[ \"\$(tr '\n' ' ' < '$T/stopped')\" = 'app base ' ]"
+sb_stop TERM
+if [ "$SB_RC" -eq 0 ] && grep -q '^kiln: powering off$' "$SB/console"; then ok "SIGTERM: orderly shutdown, init exits 0"; else
+	not_ok "SIGTERM: orderly shutdown (status $SB_RC)"; diag "$(tail -n 5 "$SB/console")"; fi
+check "services stopped in reverse dependency order (app before base)" sh -c "[ \"\$(tr '\n' ' ' < '$SB/stopped')\" = 'app base ' ]"
+check "initctl exits 3 when init is gone" sh -c "KILN_RUN='$SB/run' timeout 5 '$initctl' status 2>/dev/null; [ \$? -eq 3 ]"
+
+# ---------------------------------------------------------------- run 2: a clean boot
+sb_new "$T/2"
+E=$SB/events
+# a chain: first (oneshot) -> second (ready by an exec probe using its env) -> third
+sb_script first "echo first >> $E; touch $SB/first-done"
+sb_service first "command = $SB/bin/first
+type = oneshot"
+sb_script second "echo second >> $E; sleep 0.5; touch \"\$MARK\"; trap 'echo second >> $SB/stopped; exit 0' TERM; while :; do sleep 0.1; done"
+sb_service second "command = $SB/bin/second
+requires = first
+env = MARK=$SB/second-ready
+ready = exec /bin/sh -c 'test -e \${MARK}'"
+sb_script third "echo \"third \$HOSTNAME \$GREETING\" >> $E; trap 'sleep 0.3; echo third >> $SB/stopped; exit 0' TERM; while :; do sleep 0.1; done"
+printf 'GREETING=from-envfile\n' > "$SB/third.env"
+sb_service third "command = $SB/bin/third
+requires = second
+envfile = $SB/third.env
+envfile = -$SB/absent.env"
+sb_service skipped "command = /bin/true
+condition = exists $SB/never"
+sb_service broken "command = /bin/true
+readiness = soon"
+
+sb_start
+if sb_wait "$SB/console" 'kiln: (ready|degraded):' 10; then ok "run 2: summary printed"; else not_ok "run 2: summary printed"; diag "$(cat "$SB/console")"; fi
+check "ready line once every service is ready (the skipped one is not counted)" \
+	grep -Eq '^kiln: ready: 3 services in [0-9]+\.[0-9][0-9]s$' "$SB/console"
+check "a malformed service file is reported with file:line and reason" \
+	grep -q "^kiln: $SB/etc/services/broken:2: unknown key 'readiness'$" "$SB/console"
+check "a chain starts in dependency order, with exec probes and env files applied" sh -c "
+	cat '$E'; [ \"\$(cut -d' ' -f1 '$E' | tr '\n' ' ')\" = 'first second third ' ] &&
+	grep -q '^third [^ ]* from-envfile$' '$E'"
+sb_stop USR1
+check "SIGUSR1: halt in reverse order (third before second), exit 0" sh -c "
+	[ $SB_RC -eq 0 ] && grep -q '^kiln: halted$' '$SB/console' && [ \"\$(tr '\n' ' ' < '$SB/stopped')\" = 'third second ' ]"
 done_testing

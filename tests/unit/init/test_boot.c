@@ -54,6 +54,28 @@ static void network_file(void **state)
 	assert_non_null(strstr(err, "unknown keyword"));
 }
 
+static void kernel_ip(void **state)
+{
+	struct netconf nc;
+	char a[32];
+	(void)state;
+	assert_int_equal(netconf_from_ip("192.168.0.11/24,192.168.0.1", &nc), 0);
+	assert_int_equal(nc.naddrs, 1);
+	assert_int_equal(nc.addrs[0].prefix, 24);
+	assert_string_equal(nc.addrs[0].dev, ""); /* the first ethernet interface */
+	inet_ntop(AF_INET, &nc.addrs[0].addr, a, sizeof a);
+	assert_string_equal(a, "192.168.0.11");
+	assert_int_equal(nc.nroutes, 1);
+	assert_int_equal(nc.routes[0].prefix, 0); /* the gateway is the default route */
+	inet_ntop(AF_INET, &nc.routes[0].via, a, sizeof a);
+	assert_string_equal(a, "192.168.0.1");
+	assert_int_equal(netconf_from_ip("10.0.0.5/8", &nc), 0);
+	assert_int_equal(nc.nroutes, 0);
+	assert_int_equal(netconf_from_ip("10.0.0.5", &nc), -1);
+	assert_int_equal(netconf_from_ip("10.0.0.5/24,gateway", &nc), -1);
+	assert_int_equal(nc.naddrs, 0);
+}
+
 static void modules_order(void **state)
 {
 	const char *dep = "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko\n"
@@ -127,6 +149,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cmdline),
 		cmocka_unit_test(network_file),
+		cmocka_unit_test(kernel_ip),
 		cmocka_unit_test(modules_order),
 		cmocka_unit_test(log_rotation),
 	};

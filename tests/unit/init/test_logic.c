@@ -74,15 +74,33 @@ static void cycles_and_unknown(void **state)
 static void backoff_sequence(void **state)
 {
 	int a = 0;
-	int64_t expect[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
+	int64_t expect[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
 	(void)state;
-	for (int i = 0; i < 7; i++) {
-		assert_int_equal(backoff_delay(a), expect[i]);
-		a = backoff_next_attempt(a, 500);
-	}
-	/* a healthy minute resets it */
-	assert_int_equal(backoff_next_attempt(a, BACKOFF_RESET_MS), 0);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(backoff_after_exit(&a, 500), expect[i]);
+	for (int i = 0; i < 100; i++) /* a long crash loop stays capped */
+		assert_int_equal(backoff_after_exit(&a, 10), BACKOFF_MAX_MS);
+	/* a run just short of a healthy minute does not reset it ... */
+	assert_int_equal(backoff_after_exit(&a, BACKOFF_RESET_MS - 1), BACKOFF_MAX_MS);
+	/* ... a healthy minute does: back to 1 s, then 2 s */
+	assert_int_equal(backoff_after_exit(&a, BACKOFF_RESET_MS), BACKOFF_FIRST_MS);
+	assert_int_equal(backoff_after_exit(&a, 100), 2 * BACKOFF_FIRST_MS);
 	assert_int_equal(backoff_delay(0), BACKOFF_FIRST_MS);
+}
+
+static void schedule(void **state)
+{
+	(void)state;
+	/* first run N seconds after boot */
+	assert_int_equal(sched_first(5000, 3600), 5000 + 3600000);
+	/* then every N seconds from the last start, however long the run took */
+	assert_int_equal(sched_next(10000, 60, 10500), 70000);
+	assert_int_equal(sched_next(10000, 60, 69999), 70000);
+	/* a run that overlapped slots skips them: the next slot of the same cadence, never back to back */
+	assert_int_equal(sched_next(10000, 60, 70000), 130000);
+	assert_int_equal(sched_next(10000, 60, 200000), 250000);
+	/* a zero period (never parsed, but defended) does not loop forever */
+	assert_true(sched_next(0, 0, 5000) > 5000);
 }
 
 static void split(void **state)
@@ -134,6 +152,7 @@ int main(void)
 		cmocka_unit_test(order_requirements_first),
 		cmocka_unit_test(cycles_and_unknown),
 		cmocka_unit_test(backoff_sequence),
+		cmocka_unit_test(schedule),
 		cmocka_unit_test(split),
 		cmocka_unit_test(environment),
 	};

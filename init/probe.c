@@ -1,0 +1,130 @@
+/* probe.c: readiness checks of a starting service: a TCP or unix connect (nonblocking, finished by the main
+ * loop), an exec probe run as the service (ready on exit 0), or a newline on its notify fd. */
+#include "svc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void again_later(struct svc *s, int64_t now)
+{
+	s->next_probe = now + PROBE_INTERVAL_MS;
+}
+
+static socklen_t probe_addr(const struct svc *s, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (s->d.ready == READY_UNIX) {
+		struct sockaddr_un *u = (struct sockaddr_un *)ss;
+		u->sun_family = AF_UNIX;
+		snprintf(u->sun_path, sizeof u->sun_path, "%s", s->d.ready_arg);
+		return sizeof *u;
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		const char *colon = strrchr(s->d.ready_arg, ':');
+		char host[128];
+		snprintf(host, sizeof host, "%.*s", (int)(colon - s->d.ready_arg), s->d.ready_arg);
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)atoi(colon + 1));
+		if (!strcmp(host, "localhost"))
+			snprintf(host, sizeof host, "127.0.0.1");
+		return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? sizeof *in : 0;
+	}
+}
+
+static void connect_begin(struct svc *s, int64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = probe_addr(s, &ss);
+	int fd;
+	if (!len || (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		again_later(s, now);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		close(fd);
+		svc_set_ready(s);
+	} else if (errno == EINPROGRESS || errno == EAGAIN) {
+		s->probe_fd = fd; /* main's poll() says when it is done */
+		s->probe_deadline = now + PROBE_CONNECT_MAX_MS;
+	} else {
+		close(fd);
+		again_later(s, now);
+	}
+}
+
+void probe_connect_done(struct svc *s, int64_t now)
+{
+	int err = 1;
+	socklen_t el = sizeof err;
+	if (getsockopt(s->probe_fd, SOL_SOCKET, SO_ERROR, &err, &el))
+		err = 1;
+	close(s->probe_fd);
+	s->probe_fd = -1;
+	if (err == 0)
+		svc_set_ready(s);
+	else
+		again_later(s, now);
+}
+
+void probe_run(struct svc *s, int64_t now)
+{
+	if (s->probe_fd >= 0 || s->probe_pid > 0) {
+		if (now >= s->probe_deadline) /* a probe that hangs counts as not ready */
+			probe_cancel(s), again_later(s, now);
+		return;
+	}
+	if (now < s->next_probe)
+		return;
+	if (s->d.ready == READY_TCP || s->d.ready == READY_UNIX) {
+		connect_begin(s, now);
+	} else if (s->d.ready == READY_EXEC) {
+		s->probe_pid = spawn_probe(s);
+		if (s->probe_pid < 0) {
+			s->probe_pid = 0;
+			say("kiln: %s: readiness check: %s", s->d.name, s->reason);
+			s->reason[0] = '\0';
+			s->next_probe = now + 5000;
+		} else {
+			s->probe_deadline = now + PROBE_EXEC_MAX_MS;
+		}
+	}
+}
+
+void probe_exec_exited(struct svc *s, int status, int64_t now)
+{
+	s->probe_pid = 0;
+	if (s->state == ST_STARTING && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		svc_set_ready(s);
+	else
+		again_later(s, now);
+}
+
+void probe_cancel(struct svc *s)
+{
+	if (s->probe_fd >= 0)
+		close(s->probe_fd);
+	s->probe_fd = -1;
+	if (s->probe_pid > 0)
+		kill(-s->probe_pid, SIGKILL); /* reaped by main; probe_exec_exited finds it then */
+}
+
+void probe_notify_readable(struct svc *s)
+{
+	char buf[256];
+	ssize_t r = read(s->notify_r, buf, sizeof buf);
+	if (r > 0 && memchr(buf, '\n', (size_t)r) && s->state == ST_STARTING) {
+		svc_set_ready(s);
+	} else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		close(s->notify_r); /* the service closed it without a word: only the timeout is left */
+		s->notify_r = -1;
+	}
+}

@@ -1,0 +1,133 @@
+/* svctab.c: the table of services: loaded from the service folder (bad files reported and left out, start
+ * order from deps.c, cycles and unknown requirements marked failed) and reported by initctl status. */
+#include "svc.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_names(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Parses every file of DIR; a bad one is reported (file:line: reason) and left out. Returns the count. */
+static int load_defs(const char *dir, struct svc_def **out)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, cmp_names), nd = 0;
+	char err[512], path[512];
+	struct svc_def *defs;
+	if (n < 0) {
+		say("kiln: services: %s: %m", dir);
+		return 0;
+	}
+	defs = calloc((size_t)n + 1, sizeof *defs);
+	for (int i = 0; i < n; i++) {
+		char *text = NULL;
+		snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+		if (ents[i]->d_name[0] == '.' || !defs)
+			; /* hidden files (editor leftovers, .keep) are not services */
+		else if (!(text = read_text(path, NULL)))
+			say("kiln: %s: %m", path);
+		else if (svcdef_parse(ents[i]->d_name, text, &defs[nd], err, sizeof err))
+			say("kiln: %s:%s", path, strncmp(err, "line ", 5) ? err : err + 5); /* file:N: why */
+		else
+			nd++;
+		free(text);
+		free(ents[i]);
+	}
+	free(ents);
+	*out = defs;
+	return nd;
+}
+
+void svc_load_all(const char *dir)
+{
+	struct svc_def *defs = NULL, **dp;
+	int nd = load_defs(dir, &defs), *order, *bad, count;
+	char err[1024];
+	int64_t now = now_ms();
+
+	dp = calloc((size_t)nd + 1, sizeof *dp);
+	order = calloc((size_t)nd + 1, sizeof *order);
+	bad = calloc((size_t)nd + 1, sizeof *bad);
+	svcs = calloc((size_t)nd + 1, sizeof *svcs);
+	if (!dp || !order || !bad || !svcs) {
+		say("kiln: services: out of memory");
+		nd = 0;
+	}
+	for (int i = 0; i < nd; i++)
+		dp[i] = &defs[i];
+	count = nd ? deps_order(dp, nd, order, bad, err, sizeof err) : 0;
+	if (count < 0)
+		count = 0;
+	if (nd && *err)
+		say("kiln: services: %s", err);
+	/* svcs[] is in start order; the services that can never start follow, marked failed. */
+	for (int i = 0; i < count; i++)
+		svcs[nsvcs++].d = defs[order[i]];
+	for (int i = 0; i < nd; i++)
+		if (bad[i]) {
+			struct svc *s = &svcs[nsvcs++];
+			s->d = defs[i];
+			s->state = ST_FAILED;
+			snprintf(s->reason, sizeof s->reason, "%s", bad[i] == 1 ? "unknown requirement" : "dependency cycle");
+		}
+	for (int i = 0; i < nsvcs; i++) {
+		struct svc *s = &svcs[i];
+		s->log_r = s->log_w = s->notify_r = s->probe_fd = -1;
+		s->log.fd = -1;
+		if (s->state != ST_FAILED)
+			s->state = svc_is_job(s) ? ST_SCHEDULED : ST_WAITING;
+		if (svc_is_job(s))
+			s->next_run = sched_first(now, s->d.every);
+	}
+	free(defs);
+	free(dp);
+	free(order);
+	free(bad);
+}
+
+static void status_last(const struct svc *s, int64_t now, char *out, size_t len)
+{
+	char run[64] = "never run";
+	if (svc_is_job(s)) {
+		if (s->job_runs)
+			snprintf(run, sizeof run, "last run %llds ago: %s (%d)", (long long)((now - s->job_last_start) / 1000),
+				 s->job_last_status ? "failed" : "ok", s->job_last_status);
+		snprintf(out, len, "job every %ds, %d runs, %d failed, %s", s->d.every, s->job_runs, s->job_failures, run);
+		if (s->state == ST_SCHEDULED && strlen(out) + 32 < len)
+			snprintf(out + strlen(out), len - strlen(out), ", next in %llds",
+				 (long long)((s->next_run - now + 999) / 1000));
+	} else if (s->reason[0]) {
+		snprintf(out, len, "%s", s->reason);
+	} else if (s->restarts) {
+		snprintf(out, len, "last exit %d", s->last_status);
+	} else {
+		snprintf(out, len, "-");
+	}
+}
+
+void svc_status(char *out, size_t len, const char *only)
+{
+	size_t n = 0;
+	int64_t now = now_ms();
+#define ADD(...) do { int w = snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__); if (w > 0) n += (size_t)w; } while (0)
+	ADD("%-24s %-9s %7s %8s %8s  %s\n", "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "LAST");
+	for (int i = 0; i < nsvcs && n < len; i++) {
+		struct svc *s = &svcs[i];
+		char up[32] = "-", last[200];
+		if (only && strcmp(only, s->d.name))
+			continue;
+		if (s->pid > 0)
+			snprintf(up, sizeof up, "%llds", (long long)((now - s->started) / 1000));
+		status_last(s, now, last, sizeof last);
+		ADD("%-24s %-9s %7d %8d %8s  %s\n", s->d.name, svc_state_name(s->state), s->pid > 0 ? (int)s->pid : 0,
+		    s->restarts, up, last);
+	}
+#undef ADD
+	if (n >= len && len)
+		out[len - 1] = '\0';
+}

@@ -6,12 +6,7 @@
 
 plan 8
 o=$KILN_OUT/master
-vm_start m --mem 512 "$o/vmlinuz" "$o/initramfs.cpio.gz"
-if vm_wait m 'kiln: (ready|degraded):' 90; then
-	ok "master initramfs boots to ready in $(vm_elapsed m) s: $(vm_log m | grep -E 'kiln: (ready|degraded)' | head -n 1)"
-else
-	not_ok "master initramfs boots to ready"; diag "$(vm_log m | tail -n 30)"; bail "no boot"
-fi
+vm_boot_ready m "master initramfs" 90 --mem 512 "$o/vmlinuz" "$o/initramfs.cpio.gz"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/m/console.log'"
 out=$(vm_run m "etcdctl endpoint health" 60)
 case $out in *"is healthy"*) ok "etcdctl endpoint health, inside the machine" ;;

@@ -7,12 +7,7 @@
 plan 8
 disk=$VM_DIR/disk.img
 cp --sparse=always "$KILN_OUT/master/disk.img" "$disk" || bail "cannot copy the disk image"
-vm_start d1 --mem 512 --disk "$disk" --persist
-if vm_wait d1 'kiln: (ready|degraded):' 120; then
-	ok "master disk image boots to ready in $(vm_elapsed d1) s"
-else
-	not_ok "master disk image boots to ready"; diag "$(vm_log d1 | tail -n 30)"; bail "no boot"
-fi
+vm_boot_ready d1 "master disk image" 120 --mem 512 --disk "$disk" --persist
 out=$(vm_run d1 "grep -E ' / | /data ' /proc/mounts; cat /sys/block/vda/vda2/size" 20)
 if echo "$out" | grep -Eq '^/dev/vda2 / ext4 ro'; then ok "root is slot A (vda2), ext4, read-only"; else not_ok "root is slot A, read-only"; diag "$out"; fi
 if echo "$out" | grep -Eq '^/dev/vda4 /data ext4 rw'; then ok "/data is the DATA partition (vda4), read-write"; else not_ok "/data is the DATA partition"; diag "$out"; fi

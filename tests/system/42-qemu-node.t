@@ -6,12 +6,7 @@
 
 plan 6
 o=$KILN_OUT/node
-vm_start n --mem 768 "$o/vmlinuz" "$o/initramfs.cpio.gz"
-if vm_wait n 'kiln: (ready|degraded):' 90; then
-	ok "node initramfs boots to ready in $(vm_elapsed n) s: $(vm_log n | grep -E 'kiln: (ready|degraded)' | head -n 1)"
-else
-	not_ok "node initramfs boots to ready"; diag "$(vm_log n | tail -n 30)"; bail "no boot"
-fi
+vm_boot_ready n "node initramfs" 90 --mem 768 "$o/vmlinuz" "$o/initramfs.cpio.gz"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/n/console.log'"
 out=$(vm_run n "ctr version" 30)
 case $out in *Server:*Version:*) ok "containerd answers on /run/containerd/containerd.sock (ctr version)" ;;

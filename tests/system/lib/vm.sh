@@ -71,6 +71,18 @@ vm_wait_exit() {
 	return 0
 }
 
+# vm_boot_ready NAME DESCRIPTION SECONDS QEMU-ARGS...: start a VM and report (TAP) whether it printed the
+# ready or degraded summary in time; without it, nothing else in the file can be checked: bail out.
+vm_boot_ready() {
+	name=$1 desc=$2 secs=$3; shift 3
+	vm_start "$name" "$@"
+	if vm_wait "$name" 'kiln: (ready|degraded):' "$secs"; then
+		ok "$desc boots in $(vm_elapsed "$name") s: $(vm_log "$name" | grep -Eo 'kiln: (ready|degraded):.*' | head -n 1)"
+	else
+		not_ok "$desc boots to ready"; diag "$(vm_log "$name" | tail -n 30)"; bail "no boot"
+	fi
+}
+
 vm_kill() { kill "$(cat "$VM_DIR/$1/qemu.pid")" 2>/dev/null; sleep 0.2; }
 vm_log() { tr -d '\r' < "$VM_DIR/$1/console.log"; }
 # vm_elapsed NAME: seconds since the VM was started.

@@ -104,7 +104,8 @@ struct cmdline {
 };
 void cmdline_parse(const char *s, struct cmdline *c);
 
-#define NET_MAX 64
+#define NET_MAX 64          /* addresses on one machine */
+#define NET_MAX_ROUTES 4096 /* a route to every other node's pod subnet: 255 nodes in the default /16 */
 struct net_addr {
 	char dev[32];
 	char mac[18];
@@ -119,7 +120,7 @@ struct net_route {
 struct netconf {
 	struct net_addr addrs[NET_MAX];
 	int naddrs;
-	struct net_route routes[NET_MAX];
+	struct net_route routes[NET_MAX_ROUTES];
 	int nroutes;
 };
 int netconf_parse(const char *text, struct netconf *nc, char *err, size_t errlen);

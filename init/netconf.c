@@ -122,7 +122,7 @@ int netconf_parse(const char *text, struct netconf *nc, char *err, size_t errlen
 				rc = bad(err, errlen, lineno, "address: bad device or MAC");
 		} else if (!strcmp(w[0], "route")) {
 			struct net_route *r = &nc->routes[nc->nroutes];
-			if (nc->nroutes >= NET_MAX)
+			if (nc->nroutes >= NET_MAX_ROUTES)
 				rc = bad(err, errlen, lineno, "too many routes");
 			else if (n != 4 || strcmp(w[2], "via") || parse_ipv4(w[3], &r->via))
 				rc = bad(err, errlen, lineno, "expected 'route CIDR via IP' or 'route default via IP'");

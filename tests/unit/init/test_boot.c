@@ -144,11 +144,26 @@ static void log_rotation(void **state)
 	rmdir(dir);
 }
 
+/* A node's network file routes to every other node's pod subnet: hundreds of lines for a large cluster. */
+static void network_file_many_routes(void **state)
+{
+	static struct netconf nc;
+	char *text = malloc(300 * 48), *p = text;
+	(void)state;
+	p += sprintf(p, "address 192.168.0.21/24 mac 52:54:00:00:00:21\n");
+	for (int i = 1; i < 300; i++)
+		p += sprintf(p, "route 10.%d.%d.0/24 via 192.168.%d.%d\n", 200 + i / 256, i % 256, i / 250, 1 + i % 250);
+	assert_int_equal(netconf_parse(text, &nc, err, sizeof err), 0);
+	assert_int_equal(nc.nroutes, 299);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cmdline),
 		cmocka_unit_test(network_file),
+		cmocka_unit_test(network_file_many_routes),
 		cmocka_unit_test(kernel_ip),
 		cmocka_unit_test(modules_order),
 		cmocka_unit_test(log_rotation),

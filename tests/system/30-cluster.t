@@ -1,0 +1,251 @@
+#!/bin/sh
+# 30-cluster.t: the cluster tool on the example cluster: `kiln render` into a temporary folder, then the PKI
+# against DESIGN.md's table (issuers, names, usages, who holds which key), the identity trees (modes, owners,
+# network, etcd environment, kubeconfigs), reuse of the PKI on a second run, one reissued cert when one node
+# moves, a bad cluster file leaving the previous output untouched, and `kiln pki status`.
+. tests/system/lib/tap.sh
+
+plan 30
+kiln=$KILN_BUILD/tools/kiln
+[ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
+command -v openssl >/dev/null || bail "openssl is needed"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+P=$T/pki O=$T/out M=$T/out/machines
+KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler kube-proxy machines/m1/apiserver"
+KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet"
+ETCD_LEAVES="apiserver-etcd-client etcd-backup machines/m1/etcd machines/m2/etcd machines/m3/etcd"
+
+render() { timeout 120 "$kiln" render "$1" --out "$O" --pki "$P" --rootfs rootfs; }
+x509() { openssl x509 -noout "$@"; }
+# sums DIR: a sorted checksum list of every file under DIR
+sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
+
+check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
+check "kiln render writes the example cluster" render configs/cluster.yaml
+# 2 CAs, 7 shared leaves, apiserver + etcd member per master, kubelet per node, the service-account key
+check "the PKI folder is 0700 and holds its 18 keys, each 0600" sh -c "
+	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 18 ] || { echo \$n keys; exit 1; }
+	! find '$P' -name '*.key' ! -perm 600 | grep ."
+
+check "both CAs: self-signed, CA:TRUE critical, certificate signing, ECDSA P-256 with SHA-256" sh -c "
+	for ca in kubernetes-ca:kiln-kubernetes-ca etcd-ca:kiln-etcd-ca; do
+		f='$P'/\${ca%%:*}.crt
+		openssl verify -CAfile \$f \$f >/dev/null || exit 1
+		t=\$(openssl x509 -noout -text -in \$f)
+		echo \"\$t\" | grep -q \"Subject: CN *= *\${ca#*:}\$\" || { echo \$f: subject; exit 1; }
+		echo \"\$t\" | grep -A1 'Basic Constraints: critical' | grep -q 'CA:TRUE' || { echo \$f: basicConstraints; exit 1; }
+		echo \"\$t\" | grep -A1 'Key Usage: critical' | grep -q 'Certificate Sign' || { echo \$f: keyUsage; exit 1; }
+		echo \"\$t\" | grep -q 'NIST CURVE: P-256' && echo \"\$t\" | grep -q 'ecdsa-with-SHA256' || { echo \$f: algorithm; exit 1; }
+	done"
+
+check "every kube leaf verifies against the kube CA and not against the etcd CA" sh -c "
+	for c in $KUBE_LEAVES; do
+		openssl verify -CAfile '$P/kubernetes-ca.crt' '$P'/\$c.crt >/dev/null || { echo \$c: not by the kube CA; exit 1; }
+		openssl verify -CAfile '$P/etcd-ca.crt' '$P'/\$c.crt >/dev/null 2>&1 && { echo \$c: verifies with the etcd CA; exit 1; }
+	done; :"
+check "every etcd leaf verifies against the etcd CA and not against the kube CA" sh -c "
+	for c in $ETCD_LEAVES; do
+		openssl verify -CAfile '$P/etcd-ca.crt' '$P'/\$c.crt >/dev/null || { echo \$c: not by the etcd CA; exit 1; }
+		openssl verify -CAfile '$P/kubernetes-ca.crt' '$P'/\$c.crt >/dev/null 2>&1 && { echo \$c: verifies with the kube CA; exit 1; }
+	done; :"
+check "the identity trees' certs verify against the CA copies they carry" sh -c "
+	for m in m1 m2 m3; do
+		for c in apiserver apiserver-kubelet-client controller-manager scheduler; do
+			openssl verify -CAfile '$M'/\$m/identity/pki/ca.crt '$M'/\$m/identity/pki/\$c.crt >/dev/null || exit 1
+		done
+		for c in member backup; do
+			openssl verify -CAfile '$M'/\$m/identity/pki/etcd/ca.crt '$M'/\$m/identity/pki/etcd/\$c.crt >/dev/null || exit 1
+		done
+		openssl verify -CAfile '$M'/\$m/identity/pki/etcd/ca.crt '$M'/\$m/identity/pki/apiserver-etcd-client.crt >/dev/null || exit 1
+	done
+	for n in n1 n2; do for c in kubelet kube-proxy; do
+		openssl verify -CAfile '$M'/\$n/identity/pki/ca.crt '$M'/\$n/identity/pki/\$c.crt >/dev/null || exit 1
+	done; done"
+
+# sans FILE: the SANs one a line, as openssl prints them
+sans() { x509 -ext subjectAltName -in "$1" | tail -n +2 | tr ',' '\n' | sed 's/^ *//; s/IP Address:/IP:/' | LC_ALL=C sort | tr '\n' ' '; }
+eku() { x509 -ext extendedKeyUsage -in "$1" | tail -n +2 | sed 's/^ *//'; }
+want_api="DNS:kubernetes DNS:kubernetes.default DNS:kubernetes.default.svc DNS:kubernetes.default.svc.cluster.local DNS:localhost DNS:m2 IP:10.254.0.1 IP:127.0.0.1 IP:192.168.0.12 "
+check "m2's apiserver cert: CN kube-apiserver, exactly the SANs of the design, serverAuth only" sh -c "
+	f='$M/m2/identity/pki/apiserver.crt'
+	[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = 'subject=CN=kube-apiserver' ] || exit 1
+	s=\$(openssl x509 -noout -ext subjectAltName -in \$f | tail -n +2 | tr ',' '\n' | sed 's/^ *//; s/IP Address:/IP:/' | LC_ALL=C sort | tr '\n' ' ')
+	[ \"\$s\" = '$want_api' ] || { echo \"SANs: \$s\"; exit 1; }
+	[ \"\$(openssl x509 -noout -ext extendedKeyUsage -in \$f | tail -n 1 | sed 's/^ *//')\" = 'TLS Web Server Authentication' ]"
+check "m3's etcd member cert: CN m3, SANs m3 192.168.0.13 localhost 127.0.0.1, server and client auth" sh -c "
+	f='$M/m3/identity/pki/etcd/member.crt'
+	[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = 'subject=CN=m3' ] || exit 1
+	s=\$(openssl x509 -noout -ext subjectAltName -in \$f | tail -n +2 | tr ',' '\n' | sed 's/^ *//; s/IP Address:/IP:/' | LC_ALL=C sort | tr '\n' ' ')
+	[ \"\$s\" = 'DNS:localhost DNS:m3 IP:127.0.0.1 IP:192.168.0.13 ' ] || { echo \"SANs: \$s\"; exit 1; }
+	openssl x509 -noout -ext extendedKeyUsage -in \$f | grep -q 'TLS Web Server Authentication, TLS Web Client Authentication'"
+check "n2's kubelet cert: system:node:n2 in system:nodes, SANs n2 and its address, server and client auth" sh -c "
+	f='$M/n2/identity/pki/kubelet.crt'
+	[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = 'subject=CN=system:node:n2,O=system:nodes' ] || exit 1
+	s=\$(openssl x509 -noout -ext subjectAltName -in \$f | tail -n +2 | tr ',' '\n' | sed 's/^ *//; s/IP Address:/IP:/' | LC_ALL=C sort | tr '\n' ' ')
+	[ \"\$s\" = 'DNS:n2 IP:192.168.0.22 ' ] || { echo \"SANs: \$s\"; exit 1; }
+	openssl x509 -noout -ext extendedKeyUsage -in \$f | grep -q 'TLS Web Server Authentication, TLS Web Client Authentication'"
+check "client certs: subjects of the design, clientAuth only, no SANs" sh -c "
+	for c in apiserver-kubelet-client:CN=kube-apiserver-kubelet-client,O=system:masters \
+		 controller-manager:CN=system:kube-controller-manager scheduler:CN=system:kube-scheduler \
+		 admin:CN=kubernetes-admin,O=system:masters kube-proxy:CN=system:kube-proxy,O=system:node-proxier \
+		 apiserver-etcd-client:CN=kube-apiserver-etcd-client etcd-backup:CN=etcd-backup; do
+		f='$P'/\${c%%:*}.crt
+		[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = \"subject=\${c#*:}\" ] || { echo \$f: subject; exit 1; }
+		[ \"\$(openssl x509 -noout -ext extendedKeyUsage -in \$f | tail -n 1 | sed 's/^ *//')\" = 'TLS Web Client Authentication' ] || exit 1
+		openssl x509 -noout -ext subjectAltName -in \$f | grep -q . && { echo \$f has SANs; exit 1; }
+		openssl x509 -noout -text -in \$f | grep -A1 'Basic Constraints: critical' | grep -q 'CA:FALSE' || exit 1
+	done; :"
+
+check "the apiserver-kubelet client cert is the same on every master; each master's serving cert differs" sh -c "
+	cmp '$M/m1/identity/pki/apiserver-kubelet-client.crt' '$M/m2/identity/pki/apiserver-kubelet-client.crt' &&
+	cmp '$M/m1/identity/pki/apiserver-kubelet-client.crt' '$M/m3/identity/pki/apiserver-kubelet-client.crt' &&
+	cmp '$M/m1/identity/pki/apiserver-kubelet-client.key' '$M/m3/identity/pki/apiserver-kubelet-client.key' &&
+	! cmp -s '$M/m1/identity/pki/apiserver.crt' '$M/m2/identity/pki/apiserver.crt' &&
+	! cmp -s '$M/m2/identity/pki/apiserver.crt' '$M/m3/identity/pki/apiserver.crt'"
+check "nodes hold no etcd file and no CA key; their only private keys are kubelet's and kube-proxy's" sh -c "
+	for n in n1 n2; do
+		d='$M'/\$n/identity
+		find \$d | grep -i etcd && { echo \$n has etcd material; exit 1; }
+		keys=\$(grep -rl 'PRIVATE KEY' \$d | sed \"s|^\$d/||\" | LC_ALL=C sort | tr '\n' ' ')
+		[ \"\$keys\" = 'pki/kube-proxy.key pki/kubelet.key ' ] || { echo \"\$n keys: \$keys\"; exit 1; }
+		for k in '$P'/*-ca.key; do grep -rqF \"\$(sed -n 2p \$k)\" \$d && { echo \$n holds \$k; exit 1; }; done
+	done; :"
+check "masters hold the kube CA key, never the etcd CA key or the admin key" sh -c "
+	for m in m1 m2 m3; do
+		d='$M'/\$m/identity
+		cmp -s '$P/kubernetes-ca.key' \$d/pki/ca.key || { echo \$m: no kube CA key; exit 1; }
+		for k in etcd-ca admin; do
+			grep -rqF \"\$(sed -n 2p '$P'/\$k.key)\" \$d && { echo \$m holds \$k.key; exit 1; }
+		done
+	done
+	grep -rqF \"\$(sed -n 2p '$P/admin.key')\" '$M' && exit 1; :"
+check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
+	! find '$M' -path '*/identity/*' -name '*.key' ! -perm 600 | grep . &&
+	! find '$M' -path '*/identity/*' -name '*.crt' ! -perm 644 | grep . &&
+	! find '$M' -type d ! -perm 755 | grep . &&
+	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 9 + 2 * 2)) ]"
+if [ "$(id -u)" = 0 ]; then
+	check "owners by the image's passwd: etcd's files etcd, control plane's kube, a node's root; MANIFEST agrees" sh -c "
+		s() { stat -c %U:%u:%g:%a \"\$1\"; }
+		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/etcd/member.key')\" = 200:200:600 ] || exit 1
+		[ \"\$(stat -c %u:%g '$M/m1/identity/pki/etcd/backup.key')\" = 200:200 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/apiserver.key')\" = 201:201:600 ] || exit 1
+		[ \"\$(stat -c %u:%g '$M/m1/identity/pki/ca.key')\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g '$M/m1/identity/kubeconfig/scheduler.kubeconfig')\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a '$M/n1/identity/pki/kubelet.key')\" = 0:0:600 ] || exit 1
+		for m in m1 n2; do
+			d='$M'/\$m/identity
+			grep -v '^#' \$d/MANIFEST | while read -r f mode user ids; do
+				[ \"\$(stat -c '%04a %u:%g' \$d/\$f)\" = \"\$mode \$ids\" ] || { echo \"\$m \$f: \$mode \$ids\"; exit 1; }
+			done || exit 1
+			[ \$(grep -vc '^#' \$d/MANIFEST) -eq \$(find \$d -type f ! -name MANIFEST | wc -l) ] || exit 1
+		done"
+else
+	skip "owners need root"
+fi
+
+check "cluster.env: derived service IP, DNS, pod subnets, etcd initial cluster, machines" sh -c "
+	. '$O/cluster.env'
+	[ \"\$SERVICE_IP \$DNS_IP \$SERVICE_CIDR \$POD_CIDR \$INFRA_CIDR\" = '10.254.0.1 10.254.0.10 10.254.0.0/24 10.200.0.0/16 192.168.0.0/24' ] &&
+	[ \"\$MASTERS|\$NODES\" = 'm1 m2 m3|n1 n2' ] && [ \$CLUSTER_NAME = demo ] && [ \$KUBERNETES_VERSION = v1.30.0 ] &&
+	[ \"\$ETCD_INITIAL_CLUSTER\" = 'm1=https://192.168.0.11:2380,m2=https://192.168.0.12:2380,m3=https://192.168.0.13:2380' ] &&
+	[ \"\$MACHINE_n1_POD_CIDR \$MACHINE_n2_POD_CIDR\" = '10.200.1.0/24 10.200.2.0/24' ] &&
+	[ \"\$MACHINE_m2_ROLE \$MACHINE_m2_MAC \$MACHINE_m2_ADDRESS\" = 'master 52:54:00:00:00:12 192.168.0.12' ] &&
+	[ \"\$(cat '$M/n2/role')\" = node ] && [ \"\$(cat '$M/m1/hostname' 2>/dev/null || cat '$M/m1/identity/hostname')\" = m1 ]"
+check "network files: own address by MAC, a route to every other node's pod subnet, none to its own" sh -c "
+	n1=\$(grep -v '^#' '$M/n1/identity/network')
+	[ \"\$n1\" = 'address 192.168.0.21/24 mac 52:54:00:00:00:21
+route 10.200.2.0/24 via 192.168.0.22' ] || { echo \"\$n1\"; exit 1; }
+	m1=\$(grep -v '^#' '$M/m1/identity/network')
+	[ \"\$m1\" = 'address 192.168.0.11/24 mac 52:54:00:00:00:11
+route 10.200.1.0/24 via 192.168.0.21
+route 10.200.2.0/24 via 192.168.0.22' ] || { echo \"\$m1\"; exit 1; }"
+check "etcd.env: TLS for clients and peers with client cert auth, the initial cluster, etcdctl's client cert" sh -c "
+	e='$M/m2/identity/env/etcd.env'
+	for l in ETCD_NAME=m2 ETCD_DATA_DIR=/data/etcd \
+		ETCD_LISTEN_CLIENT_URLS=https://192.168.0.12:2379,https://127.0.0.1:2379 \
+		ETCD_ADVERTISE_CLIENT_URLS=https://192.168.0.12:2379 ETCD_LISTEN_PEER_URLS=https://192.168.0.12:2380 \
+		ETCD_INITIAL_ADVERTISE_PEER_URLS=https://192.168.0.12:2380 ETCD_INITIAL_CLUSTER_STATE=new \
+		ETCD_INITIAL_CLUSTER=m1=https://192.168.0.11:2380,m2=https://192.168.0.12:2380,m3=https://192.168.0.13:2380 \
+		ETCD_CERT_FILE=/etc/kiln/identity/pki/etcd/member.crt ETCD_KEY_FILE=/etc/kiln/identity/pki/etcd/member.key \
+		ETCD_TRUSTED_CA_FILE=/etc/kiln/identity/pki/etcd/ca.crt ETCD_CLIENT_CERT_AUTH=true \
+		ETCD_PEER_CERT_FILE=/etc/kiln/identity/pki/etcd/member.crt ETCD_PEER_CLIENT_CERT_AUTH=true \
+		ETCD_PEER_TRUSTED_CA_FILE=/etc/kiln/identity/pki/etcd/ca.crt ETCDCTL_ENDPOINTS=https://127.0.0.1:2379 \
+		ETCDCTL_CERT=/etc/kiln/identity/pki/etcd/backup.crt ETCDCTL_KEY=/etc/kiln/identity/pki/etcd/backup.key \
+		ETCDCTL_CACERT=/etc/kiln/identity/pki/etcd/ca.crt; do
+		grep -qx \"\$l\" \$e || { echo missing \$l; exit 1; }
+	done
+	grep -q '^ETCD_INITIAL_CLUSTER_TOKEN=.' \$e && ! grep -v '^[A-Z_]*=' \$e | grep ."
+check "every path a master's or node's files name exists in its identity tree" sh -c "
+	for m in m1 n1; do
+		d='$M'/\$m/identity
+		for p in \$(cat \$d/env/*.env \$d/kubeconfig/* | grep -o '/etc/kiln/identity/[^ ,]*' | sort -u); do
+			[ -f \$d/\${p#/etc/kiln/identity/} ] || { echo \$m: \$p missing; exit 1; }
+		done
+	done"
+check "kubectl reads every kubeconfig; masters use 127.0.0.1, nodes and admin the first master" sh -c "
+	command -v kubectl >/dev/null || { echo no kubectl; exit 1; }
+	for f in '$M'/m*/identity/kubeconfig/*.kubeconfig; do
+		[ \"\$(kubectl config view --raw --kubeconfig \$f -o jsonpath='{.clusters[0].cluster.server}')\" = https://127.0.0.1:6443 ] || { echo \$f; exit 1; }
+	done
+	for f in '$M'/n*/identity/kubeconfig/*.kubeconfig '$O/admin.kubeconfig'; do
+		[ \"\$(kubectl config view --raw --kubeconfig \$f -o jsonpath='{.clusters[0].cluster.server}')\" = https://192.168.0.11:6443 ] || { echo \$f; exit 1; }
+	done
+	[ \"\$(kubectl config view --raw --kubeconfig '$M/n1/identity/kubeconfig/kubelet.kubeconfig' -o jsonpath='{.users[0].name} {.users[0].user.client-certificate}')\" = \
+		'system:node:n1 /etc/kiln/identity/pki/kubelet.crt' ]"
+check "admin.kubeconfig embeds a system:masters cert that verifies against the kube CA; no identity tree has it" sh -c "
+	kubectl config view --raw --kubeconfig '$O/admin.kubeconfig' -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d > '$T/admin.crt'
+	kubectl config view --raw --kubeconfig '$O/admin.kubeconfig' -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > '$T/ca.crt'
+	cmp '$T/ca.crt' '$P/kubernetes-ca.crt' && openssl verify -CAfile '$P/kubernetes-ca.crt' '$T/admin.crt' >/dev/null &&
+	openssl x509 -noout -subject -nameopt RFC2253 -in '$T/admin.crt' | grep -qx 'subject=CN=kubernetes-admin,O=system:masters' &&
+	[ \$(stat -c %a '$O/admin.kubeconfig') = 600 ] && ! find '$M' -name 'admin*' | grep ."
+
+sums "$P" > "$T/pki.1"
+sums "$O" > "$T/out.1"
+touch -d @1000000000 "$M/n1/identity/pki/kubelet.crt"
+check "a second render reuses the PKI: every key and cert unchanged" sh -c "
+	render() { timeout 120 '$kiln' render \"\$1\" --out '$O' --pki '$P' --rootfs rootfs; }
+	out=\$(render configs/cluster.yaml) || exit 1; echo \"\$out\" | grep -q '0 issued' || { echo \"\$out\"; exit 1; }
+	cd '$P' && find . -type f | LC_ALL=C sort | xargs sha256sum | cmp - '$T/pki.1'"
+check "an unchanged identity is not rewritten: same bytes, same file times" sh -c "
+	cd '$O' && find . -type f | LC_ALL=C sort | xargs sha256sum | cmp - '$T/out.1' &&
+	[ \$(stat -c %Y '$M/n1/identity/pki/kubelet.crt') = 1000000000 ]"
+
+sed 's/address: 192.168.0.22/address: 192.168.0.23/' configs/cluster.yaml > "$T/moved.yaml"
+check "moving n2 reissues n2's kubelet cert and nothing else" sh -c "
+	timeout 120 '$kiln' render '$T/moved.yaml' --out '$O' --pki '$P' --rootfs rootfs >/dev/null 2>'$T/moved.err' || exit 1
+	cd '$P' && find . -type f | LC_ALL=C sort | xargs sha256sum > '$T/pki.2'
+	d=\$(diff '$T/pki.1' '$T/pki.2' | grep '^>' | sed 's/.*  //')
+	[ \"\$d\" = ./machines/n2/kubelet.crt ] || { echo \"changed: \$d\"; exit 1; }
+	openssl x509 -noout -ext subjectAltName -in '$M/n2/identity/pki/kubelet.crt' | grep -q 'IP Address:192.168.0.23' &&
+	grep -qx 'route 10.200.2.0/24 via 192.168.0.23' '$M/n1/identity/network'"
+
+sums "$O" > "$T/out.2"
+ls -li "$O" > "$T/ls.2"
+check "a bad cluster file is refused with file:line and leaves the previous output untouched" sh -c "
+	cp tests/bad-clusters/27-duplicate-mac.yaml '$T/bad.yaml'
+	timeout 60 '$kiln' render '$T/bad.yaml' --out '$O' --pki '$P' --rootfs rootfs 2>'$T/bad.err' && exit 1
+	grep -q \"^$T/bad.yaml:[0-9]*: duplicate MAC\" '$T/bad.err' || { cat '$T/bad.err'; exit 1; }
+	cd '$O' && find . -type f | LC_ALL=C sort | xargs sha256sum | cmp - '$T/out.2' && ls -li '$O' | cmp - '$T/ls.2' &&
+	[ ! -e '$O.new' ]"
+check "kiln check fails with exit 1 and a message on every bad cluster file" sh -c "
+	for f in tests/bad-clusters/*.yaml; do
+		case \$f in *-warn-*) continue ;; esac
+		timeout 10 '$kiln' check \$f 2>'$T/e'; [ \$? -eq 1 ] || { echo \$f: exit; exit 1; }
+		grep -qF \"\$(cat \${f%.yaml}.expect)\" '$T/e' || { echo \$f; cat '$T/e'; exit 1; }
+	done"
+check "an even number of masters is a warning: exit 0 and the warning on stderr" sh -c "
+	timeout 10 '$kiln' check tests/bad-clusters/45-warn-even-masters.yaml 2>'$T/w' >/dev/null &&
+	grep -q ':[0-9]*: warning: an even number of masters' '$T/w'"
+check "kiln pki status lists every certificate with subject, issuer and days left" sh -c "
+	out=\$(timeout 30 '$kiln' pki status --pki '$P') || exit 1
+	n=\$(find '$P' -name '*.crt' | wc -l)
+	[ \$(echo \"\$out\" | tail -n +2 | wc -l) -eq \$n ] || { echo \"\$n certs:\"; echo \"\$out\"; exit 1; }
+	for c in \$(cd '$P' && find . -name '*.crt' | sed 's|^\./||'); do echo \"\$out\" | grep -q \"^\$c \" || { echo no \$c; exit 1; }; done
+	echo \"\$out\" | grep '^machines/n1/kubelet.crt ' | grep -q 'CN=system:node:n1.*CN=kiln-kubernetes-ca.* 36[45]\$'"
+check "render into a fresh folder with the same PKI gives the same identity bytes" sh -c "
+	timeout 120 '$kiln' render '$T/moved.yaml' --out '$T/again' --pki '$P' --rootfs rootfs >/dev/null &&
+	diff -r '$O/machines' '$T/again/machines' >/dev/null"
+done_testing

@@ -1,0 +1,259 @@
+/* identity.c: one machine's identity tree (/etc/kiln/identity/ in the image): hostname, network, service
+ * environments, its share of the PKI and its kubeconfigs, each file owned by the user of the service that
+ * reads it. Which PKI file goes to which role is decided here and nowhere else. */
+#include "kiln.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A PKI file copied into the tree: SRC is its stem in the PKI folder, DST its stem under pki/. */
+struct pki_file {
+	const char *src, *dst;
+	const char *owner;
+	int key;  /* 1: the .key too (0600); 2: a bare key pair, .key and .pub */
+	int cert; /* the .crt (or .pub) */
+};
+
+static int copy_pki(struct tree *t, const char *pkidir, const struct machine *m, const struct pki_file *f)
+{
+	char src[PATH_MAX], rel[256], stem[128];
+	/* "@x" names the machine's own file: machines/<name>/x */
+	if (f->src[0] == '@')
+		snprintf(stem, sizeof stem, "machines/%s/%s", m->name, f->src + 1);
+	else
+		snprintf(stem, sizeof stem, "%s", f->src);
+	if (f->cert) {
+		snprintf(src, sizeof src, "%s/%s.%s", pkidir, stem, f->key == 2 ? "pub" : "crt");
+		snprintf(rel, sizeof rel, "pki/%s.%s", f->dst, f->key == 2 ? "pub" : "crt");
+		if (tree_copy(t, rel, src, 0644, f->owner))
+			return -1;
+	}
+	if (f->key) {
+		snprintf(src, sizeof src, "%s/%s.key", pkidir, stem);
+		snprintf(rel, sizeof rel, "pki/%s.key", f->dst);
+		if (tree_copy(t, rel, src, 0600, f->owner))
+			return -1;
+	}
+	return 0;
+}
+
+/* DESIGN.md's PKI table, per role. Nodes get no etcd material and no CA key. */
+static const struct pki_file master_pki[] = {
+	{"kubernetes-ca", "ca", "kube", 1, 1},
+	{"@apiserver", "apiserver", "kube", 1, 1},
+	{"apiserver-kubelet-client", "apiserver-kubelet-client", "kube", 1, 1},
+	{"apiserver-etcd-client", "apiserver-etcd-client", "kube", 1, 1},
+	{"controller-manager", "controller-manager", "kube", 1, 1},
+	{"scheduler", "scheduler", "kube", 1, 1},
+	{"service-account", "service-account", "kube", 2, 1},
+	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
+	{"@etcd", "etcd/member", "etcd", 1, 1},
+	{"etcd-backup", "etcd/backup", "etcd", 1, 1},
+};
+static const struct pki_file node_pki[] = {
+	{"kubernetes-ca", "ca", "root", 0, 1},
+	{"@kubelet", "kubelet", "root", 1, 1},
+	{"kube-proxy", "kube-proxy", "root", 1, 1},
+};
+
+static int text(struct tree *t, const char *rel, struct buf *b, mode_t mode, const char *owner)
+{
+	int rc = tree_file(t, rel, b->p ? b->p : "", b->len, mode, owner);
+	buf_free(b);
+	return rc;
+}
+
+static int write_network(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char a[16], mac[18], r[24];
+	ip_format(m->addr, a, sizeof a);
+	mac_format(m->mac, mac, sizeof mac);
+	buf_printf(&b, "# kiln: %s (%s)\naddress %s/%d mac %s\n", m->name, m->role == ROLE_MASTER ? "master" : "node",
+		   a, c->infra.prefix, mac);
+	/* Pods reach pods on other nodes through plain routes: no overlay. */
+	for (size_t i = 0; i < c->nmachines; i++) {
+		const struct machine *o = &c->machines[i];
+		if (o->role != ROLE_NODE || o == m)
+			continue;
+		cidr_format(&o->pod_subnet, r, sizeof r);
+		ip_format(o->addr, a, sizeof a);
+		buf_printf(&b, "route %s via %s\n", r, a);
+	}
+	if (c->has_gateway) {
+		ip_format(c->gateway, a, sizeof a);
+		buf_printf(&b, "route default via %s\n", a);
+	}
+	return text(t, "network", &b, 0644, "root");
+}
+
+static int write_etcd_env(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char a[16], *initial = cluster_etcd_initial(c);
+	const char *pki = IDENTITY "/pki/etcd";
+	ip_format(m->addr, a, sizeof a);
+	buf_printf(&b, "ETCD_NAME=%s\nETCD_DATA_DIR=/data/etcd\n", m->name);
+	buf_printf(&b, "ETCD_LISTEN_CLIENT_URLS=https://%s:2379,https://127.0.0.1:2379\n", a);
+	buf_printf(&b, "ETCD_ADVERTISE_CLIENT_URLS=https://%s:2379\n", a);
+	buf_printf(&b, "ETCD_LISTEN_PEER_URLS=https://%s:2380\n", a);
+	buf_printf(&b, "ETCD_INITIAL_ADVERTISE_PEER_URLS=https://%s:2380\n", a);
+	buf_printf(&b, "ETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=new\n", initial);
+	buf_printf(&b, "ETCD_INITIAL_CLUSTER_TOKEN=kiln-%s\n", c->name);
+	buf_printf(&b, "ETCD_CERT_FILE=%s/member.crt\nETCD_KEY_FILE=%s/member.key\n", pki, pki);
+	buf_printf(&b, "ETCD_TRUSTED_CA_FILE=%s/ca.crt\nETCD_CLIENT_CERT_AUTH=true\n", pki);
+	buf_printf(&b, "ETCD_PEER_CERT_FILE=%s/member.crt\nETCD_PEER_KEY_FILE=%s/member.key\n", pki, pki);
+	buf_printf(&b, "ETCD_PEER_TRUSTED_CA_FILE=%s/ca.crt\nETCD_PEER_CLIENT_CERT_AUTH=true\n", pki);
+	/* etcdctl (the readiness probe, the backup job) talks to the local member with the backup client cert. */
+	buf_printf(&b, "ETCDCTL_ENDPOINTS=https://127.0.0.1:2379\nETCDCTL_CACERT=%s/ca.crt\n", pki);
+	buf_printf(&b, "ETCDCTL_CERT=%s/backup.crt\nETCDCTL_KEY=%s/backup.key\n", pki, pki);
+	free(initial);
+	return text(t, "env/etcd.env", &b, 0644, "root");
+}
+
+/* Each master copies its snapshots to another master: the next one, or the one named (which itself
+ * copies to the master after it). */
+static const struct machine *backup_target(const struct cluster *c, const struct machine *m)
+{
+	size_t n = c->nmasters, i = (size_t)m->index;
+	if (n < 2)
+		return NULL;
+	if (strcmp(c->backup_copy_to, "next"))
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(c->machines[j].name, c->backup_copy_to) && j != i)
+				return &c->machines[j];
+	return &c->machines[(i + 1) % n];
+}
+
+static int write_backup_env(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	const struct machine *to = backup_target(c, m);
+	char a[16] = "";
+	if (to)
+		ip_format(to->addr, a, sizeof a);
+	buf_printf(&b, "BACKUP_INTERVAL=%ld\nBACKUP_KEEP=%ld\nBACKUP_COPY_TO=%s\nBACKUP_COPY_TO_NAME=%s\n",
+		   c->backup_interval, c->backup_keep, a, to ? to->name : "");
+	return text(t, "env/backup.env", &b, 0644, "root");
+}
+
+static void apiserver_url(const struct cluster *c, const struct machine *m, char *buf, size_t len)
+{
+	char a[16] = "127.0.0.1";
+	if (m->role == ROLE_NODE)
+		ip_format(cluster_first_master(c)->addr, a, sizeof a);
+	snprintf(buf, len, "https://%s:6443", a);
+}
+
+static int write_kubernetes_env(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char a[16], r[24], url[64];
+	buf_printf(&b, "KUBERNETES_VERSION=%s\nCLUSTER_NAME=%s\nCLUSTER_DOMAIN=%s\n", c->version, c->name, c->domain);
+	ip_format(c->dns_ip, a, sizeof a);
+	buf_printf(&b, "CLUSTER_DNS=%s\n", a);
+	ip_format(c->service_ip, a, sizeof a);
+	buf_printf(&b, "SERVICE_IP=%s\n", a);
+	cidr_format(&c->services, r, sizeof r);
+	buf_printf(&b, "SERVICE_CIDR=%s\n", r);
+	cidr_format(&c->pods, r, sizeof r);
+	buf_printf(&b, "POD_CIDR=%s\n", r);
+	ip_format(m->addr, a, sizeof a);
+	buf_printf(&b, "NODE_NAME=%s\nNODE_IP=%s\n", m->name, a);
+	apiserver_url(c, m, url, sizeof url);
+	buf_printf(&b, "APISERVER_URL=%s\n", url);
+	if (m->role == ROLE_NODE) {
+		cidr_format(&m->pod_subnet, r, sizeof r);
+		buf_printf(&b, "NODE_POD_CIDR=%s\n", r);
+	} else {
+		char *servers = cluster_etcd_servers(c);
+		buf_printf(&b, "KUBE_ETCD_SERVERS=%s\nAPISERVER_COUNT=%zu\n", servers, c->nmasters);
+		free(servers);
+	}
+	return text(t, "env/kubernetes.env", &b, 0644, "root");
+}
+
+static int write_cni(struct tree *t, const struct machine *m)
+{
+	struct buf b = {0};
+	char r[24];
+	cidr_format(&m->pod_subnet, r, sizeof r);
+	buf_printf(&b, "{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"kiln\",\n  \"plugins\": [\n"
+		       "    {\n      \"type\": \"bridge\",\n      \"bridge\": \"cni0\",\n      \"isGateway\": true,\n"
+		       "      \"ipMasq\": true,\n      \"ipam\": {\n        \"type\": \"host-local\",\n"
+		       "        \"ranges\": [[{\"subnet\": \"%s\"}]],\n        \"routes\": [{\"dst\": \"0.0.0.0/0\"}]\n"
+		       "      }\n    },\n    {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}}\n  ]\n}\n", r);
+	if (text(t, "cni/10-kiln.conflist", &b, 0644, "root"))
+		return -1;
+	buf_printf(&b, "{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"lo\",\n  \"type\": \"loopback\"\n}\n");
+	return text(t, "cni/99-loopback.conf", &b, 0644, "root");
+}
+
+static int write_kubeconfig(struct tree *t, const struct cluster *c, const struct machine *m, const char *component,
+			    const char *user, const char *owner)
+{
+	struct buf b = {0};
+	char url[64], cert[128], key[128], rel[96];
+	apiserver_url(c, m, url, sizeof url);
+	snprintf(cert, sizeof cert, IDENTITY "/pki/%s.crt", component);
+	snprintf(key, sizeof key, IDENTITY "/pki/%s.key", component);
+	snprintf(rel, sizeof rel, "kubeconfig/%s.kubeconfig", component);
+	kubeconfig_files(&b, c->name, url, user, IDENTITY "/pki/ca.crt", cert, key);
+	return text(t, rel, &b, 0600, owner);
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* MANIFEST: every file of the tree with its mode and owner, sorted; the image build and audits read it. */
+static int write_manifest(struct tree *t)
+{
+	char **lines = NULL, *s = t->manifest.p, *save = NULL;
+	size_t n = 0;
+	struct buf out = {0};
+	int rc;
+	buf_printf(&out, "# path mode user uid:gid\n");
+	for (char *l = s ? strtok_r(s, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		char **v = realloc(lines, (n + 1) * sizeof *v);
+		if (!v)
+			break;
+		lines = v;
+		lines[n++] = l;
+	}
+	qsort(lines, n, sizeof *lines, cmp_line);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&out, "%s\n", lines[i]);
+	free(lines);
+	buf_free(&t->manifest);
+	rc = tree_file(t, "MANIFEST", out.p, out.len, 0644, "root");
+	buf_free(&t->manifest); /* MANIFEST does not list itself */
+	buf_free(&out);
+	return rc;
+}
+
+int identity_write(const struct cluster *c, const struct machine *m, const char *pkidir, struct tree *t)
+{
+	struct buf b = {0};
+	const struct pki_file *files = m->role == ROLE_MASTER ? master_pki : node_pki;
+	size_t nfiles = m->role == ROLE_MASTER ? sizeof master_pki / sizeof *master_pki : sizeof node_pki / sizeof *node_pki;
+	int rc;
+
+	buf_printf(&b, "%s\n", m->name);
+	rc = text(t, "hostname", &b, 0644, "root") || write_network(t, c, m) || write_kubernetes_env(t, c, m);
+	for (size_t i = 0; !rc && i < nfiles; i++)
+		rc = copy_pki(t, pkidir, m, &files[i]);
+	if (!rc && m->role == ROLE_MASTER)
+		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) ||
+		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "kube") ||
+		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube");
+	else if (!rc) {
+		char user[96];
+		snprintf(user, sizeof user, "system:node:%s", m->name);
+		rc = write_cni(t, m) || write_kubeconfig(t, c, m, "kubelet", user, "root") ||
+		     write_kubeconfig(t, c, m, "kube-proxy", "system:kube-proxy", "root");
+	}
+	return rc || write_manifest(t) ? -1 : 0;
+}

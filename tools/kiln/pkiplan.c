@@ -1,0 +1,101 @@
+/* pkiplan.c: the identities a cluster needs (DESIGN.md's PKI table as data): which CA signs each, its
+ * subject, names and usages. pki.c issues or reuses them; identity.c decides which machine gets what. */
+#include "kiln.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct cert_spec *spec_add(struct cert_spec *v, size_t *n, const char *id, enum ca_id ca, const char *cn,
+				  const char *org, int eku)
+{
+	struct cert_spec *s = &v[(*n)++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->id, sizeof s->id, "%s", id);
+	s->ca = ca;
+	snprintf(s->cn, sizeof s->cn, "%s", cn);
+	snprintf(s->org, sizeof s->org, "%s", org ? org : "");
+	s->eku = eku;
+	return s;
+}
+
+static void apiserver_sans(struct cert_spec *s, const struct cluster *c, const struct machine *m)
+{
+	char a[16];
+	ip_format(m->addr, a, sizeof a);
+	cert_spec_add_san(s, "DNS:%s", m->name);
+	cert_spec_add_san(s, "IP:%s", a);
+	ip_format(c->service_ip, a, sizeof a);
+	cert_spec_add_san(s, "IP:%s", a);
+	cert_spec_add_san(s, "DNS:kubernetes");
+	cert_spec_add_san(s, "DNS:kubernetes.default");
+	cert_spec_add_san(s, "DNS:kubernetes.default.svc");
+	cert_spec_add_san(s, "DNS:kubernetes.default.svc.%s", c->domain);
+	cert_spec_add_san(s, "IP:127.0.0.1");
+	cert_spec_add_san(s, "DNS:localhost");
+}
+
+static void machine_sans(struct cert_spec *s, const struct machine *m, int local)
+{
+	char a[16];
+	ip_format(m->addr, a, sizeof a);
+	cert_spec_add_san(s, "DNS:%s", m->name);
+	cert_spec_add_san(s, "IP:%s", a);
+	if (local) {
+		cert_spec_add_san(s, "DNS:localhost");
+		cert_spec_add_san(s, "IP:127.0.0.1");
+	}
+}
+
+struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
+{
+	struct cert_spec *v = calloc(2 * c->nmasters + c->nnodes + 8, sizeof *v), *s;
+	char id[96], cn[128];
+	*n = 0;
+	if (!v)
+		return NULL;
+	spec_add(v, n, "apiserver-kubelet-client", CA_KUBE, "kube-apiserver-kubelet-client", "system:masters", EKU_CLIENT);
+	spec_add(v, n, "apiserver-etcd-client", CA_ETCD, "kube-apiserver-etcd-client", NULL, EKU_CLIENT);
+	spec_add(v, n, "etcd-backup", CA_ETCD, "etcd-backup", NULL, EKU_CLIENT);
+	spec_add(v, n, "controller-manager", CA_KUBE, "system:kube-controller-manager", NULL, EKU_CLIENT);
+	spec_add(v, n, "scheduler", CA_KUBE, "system:kube-scheduler", NULL, EKU_CLIENT);
+	spec_add(v, n, "admin", CA_KUBE, "kubernetes-admin", "system:masters", EKU_CLIENT);
+	spec_add(v, n, "kube-proxy", CA_KUBE, "system:kube-proxy", "system:node-proxier", EKU_CLIENT);
+	for (size_t i = 0; i < c->nmachines; i++) {
+		const struct machine *m = &c->machines[i];
+		if (m->role == ROLE_MASTER) {
+			snprintf(id, sizeof id, "machines/%s/apiserver", m->name);
+			s = spec_add(v, n, id, CA_KUBE, "kube-apiserver", NULL, EKU_SERVER);
+			apiserver_sans(s, c, m);
+			snprintf(id, sizeof id, "machines/%s/etcd", m->name);
+			s = spec_add(v, n, id, CA_ETCD, m->name, NULL, EKU_SERVER | EKU_CLIENT);
+			machine_sans(s, m, 1);
+		} else {
+			snprintf(id, sizeof id, "machines/%s/kubelet", m->name);
+			snprintf(cn, sizeof cn, "system:node:%s", m->name);
+			s = spec_add(v, n, id, CA_KUBE, cn, "system:nodes", EKU_SERVER | EKU_CLIENT);
+			machine_sans(s, m, 0);
+		}
+	}
+	return v;
+}
+
+void pkiplan_free(struct cert_spec *specs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cert_spec_free(&specs[i]);
+	free(specs);
+}
+
+int pkiplan_ensure(struct pki *p, const struct cluster *c)
+{
+	size_t n;
+	struct cert_spec *v = pkiplan_build(c, &n);
+	int rc = v ? 0 : -1;
+	for (size_t i = 0; v && i < n && rc == 0; i++)
+		if (pki_ensure(p, &v[i]) < 0)
+			rc = -1;
+	if (rc == 0)
+		rc = pki_ensure_keypair(p, "service-account");
+	pkiplan_free(v, n);
+	return rc;
+}

@@ -29,12 +29,17 @@ install_packages() {
 		apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null || true
 }
 
+# The versioned kernel package that linux-image-amd64 currently points to.
+kernel_package() {
+	apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+
 fetch_kernel() {
 	dir=$KILN_CACHE/kernel
 	[ -f "$dir/release" ] && [ -f "$dir/root/vmlinuz" ] && { say "kernel: $(cat "$dir/release") cached"; return; }
 	mkdir -p "$dir"
-	pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-	[ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+	pkg=$(kernel_package)
+	[ -n "$pkg" ] || { apt-get update -qq; pkg=$(kernel_package); }
 	[ -n "$pkg" ] || die "cannot find the Debian kernel package (linux-image-amd64)"
 	say "kernel: downloading $pkg"
 	rm -rf "$dir/tmp"; mkdir -p "$dir/tmp"

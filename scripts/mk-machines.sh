@@ -7,17 +7,6 @@
 rendered=${1:?usage: mk-machines.sh RENDERED}
 [ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: run 'kiln render' first"
 . "$rendered/cluster.env"
-sde=$(source_date_epoch)
-
-# identity_archive NAME SRC OUT: the identity tree under etc/kiln/identity/, owners and modes kept.
-identity_archive() {
-	t=$KILN_BUILD/identity/$1
-	rm -rf "$t"; mkdir -p "$t/etc/kiln"
-	cp -a "$2" "$t/etc/kiln/identity"
-	find "$t" -exec touch -h -d "@$sde" {} +
-	(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc --reproducible) | gzip -n -9 > "$3.tmp"
-	commit_file "$3.tmp" "$3"
-}
 
 # A digest of a tree: names, modes, owners and contents.
 tree_digest() {
@@ -40,7 +29,7 @@ for m in $MASTERS $NODES; do
 		continue
 	fi
 	say "[$n] $m ($role): identity archive and disk image"
-	identity_archive "$m" "$id" "$o/identity.cpio.gz"
+	"$KILN_TOP/scripts/mk-identity.sh" "$id" "$o/identity.cpio.gz"
 	"$KILN_TOP/scripts/mk-disk.sh" "$role" "$o/disk.img" "$id" >/dev/null
 	echo "$role" > "$o/role"
 	echo "$stamp" > "$o/stamp"

@@ -2,9 +2,12 @@
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
 
 # qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--mem MIB] [--smp N] [--mac MAC] [--append ARGS]
+#           [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]...
+# --user-net puts QEMU's user network on the cluster's infrastructure range, so a guest with a static address
+# from its identity is reachable; --fwd forwards a port of the host's loopback to it (nothing else comes in).
 qemu_args() {
 	q_disk= q_kernel= q_initrd= q_mem=${KILN_VM_MEM:-768} q_smp=${KILN_VM_SMP:-1} q_mac=52:54:00:12:34:56 q_append=
-	q_snapshot=on q_pxe=
+	q_snapshot=on q_pxe= q_usernet= q_fwd=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--disk) q_disk=$2; shift 2 ;;
@@ -14,10 +17,12 @@ qemu_args() {
 		--smp) q_smp=$2; shift 2 ;;
 		--mac) q_mac=$2; shift 2 ;;
 		--append) q_append=$2; shift 2 ;;
+		--user-net) q_usernet=",net=$2"; shift 2 ;;
+		--fwd) q_fwd="$q_fwd,hostfwd=tcp:127.0.0.1:${2%%:*}-${2#*:}"; shift 2 ;;
 		*) if [ -z "$q_kernel" ]; then q_kernel=$1; else q_initrd=$1; fi; shift ;;
 		esac
 	done
-	q_net=user,id=n0,restrict=on
+	q_net=user,id=n0,restrict=on$q_usernet$q_fwd
 	# QEMU's own DHCP and TFTP answer a PXE client even with restrict=on; nothing leaves the VM.
 	[ -z "$q_pxe" ] || q_net="$q_net,tftp=$q_pxe,bootfile=pxelinux.0"
 	set -- -machine pc -accel tcg -cpu max -m "$q_mem" -smp "$q_smp" -nodefaults -display none -no-reboot \

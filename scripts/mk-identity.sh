@@ -1,0 +1,16 @@
+#!/bin/sh
+# mk-identity.sh IDENTITY_DIR OUT: a machine's identity archive, the tree under etc/kiln/identity/ with owners and
+# modes kept, as a gzip'd newc cpio that the kernel unpacks over the role's initramfs (appended to it).
+. "$(dirname "$0")/lib.sh"
+
+src=${1:?usage: mk-identity.sh IDENTITY_DIR OUT}
+out=${2:?usage: mk-identity.sh IDENTITY_DIR OUT}
+[ -d "$src" ] || die "$src: no identity folder"
+t=$(mktemp -d "${TMPDIR:-/tmp}/kiln-identity.XXXXXX")
+trap 'rm -rf "$t"' EXIT
+mkdir -p "$t/etc/kiln"
+cp -a "$src" "$t/etc/kiln/identity"
+find "$t" -exec touch -h -d "@$(source_date_epoch)" {} +
+(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc --reproducible) | gzip -n -9 > "$out.tmp" ||
+	die "$out: cannot write the identity archive"
+commit_file "$out.tmp" "$out"

@@ -28,7 +28,7 @@ BUSYBOX := $(KILN_CACHE)/busybox/busybox
 COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
 
-.PHONY: all help deps init images machines pxe tools check pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe tools check audit pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -88,6 +88,8 @@ machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive a
 	@$(S)/mk-machines.sh $(OUT)/cluster
 pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: pxelinux.cfg per MAC, dnsmasq.conf
 	@$(S)/mk-pxe.sh $(OUT)/cluster
+audit: machines ## every private key in every image and identity archive, checked against the PKI table
+	@$(S)/audit.sh $(SECRETS) $(OUT)
 pki-status: $(KILN_TOOL) ## list every certificate of the cluster with its expiry
 	@$(KILN_TOOL) pki status --pki $(SECRETS)
 
@@ -100,17 +102,17 @@ run-master-disk: master ## boot the master disk image (syslinux, slot A) in QEMU
 run-node-disk: node ## boot the node disk image in QEMU
 	@$(S)/run-qemu.sh --disk $(OUT)/node/disk.img
 
-test: images test-unit test-system ## unit tests and system tests (builds, PID 1, QEMU boots, reproducibility)
+test: all test-unit test-system ## unit tests and system tests (builds, PID 1, QEMU boots, reproducibility)
 test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
 	@$(MAKE) -s -C init O=$(BUILD)/init test
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools test; fi
-test-system: images ## TAP system tests under prove
-	@prove -v --timer tests/system/*.t
+test-system: all ## TAP system tests under prove
+	@SECRETS=$(SECRETS) prove -v --timer tests/system/*.t
 test-long: images ## long soaks and fuzzing
 	@KILN_LONG=1 prove --timer tests/system/*.t
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
 
-bench: images ## boot and build benchmarks, printed as ratios
+bench: images tools ## boot and build benchmarks, printed as ratios
 	@$(S)/bench.sh
 
 repro: images ## build again into a second tree and compare every output byte for byte

@@ -70,3 +70,7 @@ echo "bench: initramfs without components and modules $(($(stat -c %s "$b/bare.c
 start=$(date +%s.%N)
 make -s -C "$KILN_TOP" BUILD="$b/build" OUT="$b/out" images >/dev/null
 echo "bench: full image build with a warm cache $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')s"
+
+# The cluster tool: validate a cluster file and issue the PKI and every identity for 100 and 1000 nodes.
+echo "bench: cluster tool, PKI and identity trees (goal: 1000 nodes under 20 s, near-linear):"
+sh "$KILN_TOP/tools/bench-pki.sh" "$KILN_BUILD/tools/kiln" | sed 's/^/bench:   /'

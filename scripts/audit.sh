@@ -1,0 +1,174 @@
+#!/bin/sh
+# audit.sh SECRETS OUT: every private key in every built image and identity archive, checked against the PKI
+# table of DESIGN.md. Each artifact is unpacked (cpio archives; a disk's boot partition, its first-stage
+# initramfs, both system slots and the data partition), every PEM private key and every kubeconfig's embedded key
+# in it is matched by its public key to a key of the PKI in SECRETS, and the key must be one the table allows in
+# that artifact, 0600, owned by the user of the service that reads it. A machine's archive must also hold every key
+# its role needs. Prints one line per key found or missing; exits 1 on any problem.
+. "$(dirname "$0")/lib.sh"
+
+secrets=${1:?usage: audit.sh SECRETS OUT}
+out=${2:?usage: audit.sh SECRETS OUT}
+[ -d "$secrets" ] || die "$secrets: no PKI folder (run 'make' first)"
+[ -d "$out" ] || die "$out: no build output (run 'make' first)"
+secrets=$(cd "$secrets" && pwd) out=$(cd "$out" && pwd)
+[ "$(id -u)" = 0 ] || die "the audit unpacks archives with their owners: run it as root"
+for t in openssl cpio debugfs mcopy sfdisk; do command -v "$t" >/dev/null || die "$t: not installed (run 'make deps')"; done
+
+w=$(mktemp -d "${TMPDIR:-/tmp}/kiln-audit.XXXXXX")
+trap 'rm -rf "$w"' EXIT
+
+# The PKI table: which key may be where, and whose it is there. "host" keys never leave the build host;
+# "master"/"node" keys go to every machine of that role; "self" keys only to the machine they were issued to.
+pki_table() {
+	cat <<-'EOF'
+	kubernetes-ca            master 201
+	etcd-ca                  host   -
+	admin                    host   -
+	apiserver-kubelet-client master 201
+	apiserver-etcd-client    master 201
+	controller-manager       master 201
+	scheduler                master 201
+	service-account          master 201
+	etcd-backup              master 200
+	kube-proxy               node   0
+	machines/*/apiserver     self   201
+	machines/*/etcd          self   200
+	machines/*/kubelet       self   0
+	EOF
+}
+
+# fingerprint: the SHA-256 of a private key's public half (DER), read on stdin; empty if it is no key.
+fingerprint() { openssl pkey -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16; }
+
+# keys.txt: FINGERPRINT NAME WHERE OWNER, for every key of the PKI.
+: > "$w/keys.txt"
+(cd "$secrets" && find . -name '*.key' | sed 's|^\./||; s|\.key$||' | sort) > "$w/names"
+[ -s "$w/names" ] || die "$secrets: no keys in the PKI folder"
+while read -r name; do
+	fp=$(fingerprint < "$secrets/$name.key")
+	[ "$fp" = "$(printf '' | sha256sum | cut -c1-16)" ] && die "$secrets/$name.key: not a private key"
+	rule=$(pki_table | while read -r pat where owner; do
+		case $name in $pat) echo "$where $owner"; break ;; esac
+	done)
+	echo "$fp $name ${rule:-host -}" >> "$w/keys.txt"
+done < "$w/names"
+
+# allowed NAME ROLE MACHINE: may key NAME be in an artifact of machine MACHINE (role ROLE; MACHINE empty for a
+# role image, which may hold no key at all)?
+allowed() {
+	[ -n "$3" ] || return 1
+	where=$(awk -v n="$1" '$2 == n { print $3 }' "$w/keys.txt")
+	case $where in
+	master|node) [ "$where" = "$2" ] ;;
+	self) [ "$1" = "${1#machines/$3/}" ] && return 1; return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# unpack_cpio ARCHIVE DIR: a (possibly concatenated, gzip'd) newc archive, owners and modes kept.
+unpack_cpio() {
+	mkdir -p "$2"
+	(cd "$2" && zcat -f "$1" | cpio -idm --quiet --no-absolute-filenames 2>/dev/null) ||
+		die "$1: cannot unpack"
+}
+
+# unpack_disk IMAGE DIR: every partition of a kiln disk: FAT files (and the initramfs in them), ext4 trees.
+unpack_disk() {
+	sfdisk -d "$1" 2>/dev/null | sed -n 's/^[^:]*\([0-9]\) : start= *\([0-9]*\), size= *\([0-9]*\), type=\([0-9a-f]*\).*/\1 \2 \3 \4/p' |
+	while read -r part start size type; do
+		d=$2/p$part
+		mkdir -p "$d"
+		case $type in
+		c|b|e)
+			mcopy -s -n -i "$1@@$((start * 512))" ::/ "$d/" 2>/dev/null || die "$1: partition $part: cannot read FAT"
+			for i in "$d"/initrd*; do [ -f "$i" ] && unpack_cpio "$i" "$i.d"; done ;;
+		83)
+			# An empty slot (all zeroes) has no file system: nothing to look at.
+			debugfs -R stats "$1?offset=$((start * 512))" >/dev/null 2>&1 || continue
+			debugfs -R "rdump / $d" "$1?offset=$((start * 512))" >/dev/null 2>&1 ||
+				die "$1: partition $part: cannot read ext4" ;;
+		esac
+	done
+}
+
+# keys_in DIR: "PATH FINGERPRINT" for every private key under DIR: PEM blocks and kubeconfig client-key-data.
+keys_in() {
+	find "$1" -type f -size -4M -print0 | xargs -0 -r grep -l -a -E -e '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' \
+		-e 'client-key-data:' 2>/dev/null | sort | while read -r f; do
+		p=${f#"$1"/}
+		awk '/-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/ { n++; on = 1 } on { print > (dir "/pem." n) }
+			/-----END ([A-Z]+ )?PRIVATE KEY-----/ { on = 0 }' dir="$w/pem" "$f" 2>/dev/null
+		sed -n 's/^ *client-key-data: *//p' "$f" | awk '{ print | ("base64 -d > " dir "/kubeconfig." NR) }' dir="$w/pem"
+		for k in "$w"/pem/*; do
+			[ -f "$k" ] || continue
+			fp=$(fingerprint < "$k")
+			[ "$fp" = "$(printf '' | sha256sum | cut -c1-16)" ] && fp=unreadable
+			echo "$p $fp"
+			rm -f "$k"
+		done
+	done
+}
+mkdir -p "$w/pem"
+
+problems=0
+report() { # ARTIFACT PATH KEY MODE OWNER VERDICT
+	printf '%-34s %-44s %-28s %-4s %-5s %s\n' "$@"
+	case $6 in ok) ;; *) problems=$((problems + 1)) ;; esac
+}
+
+# audit ARTIFACT ROLE MACHINE: unpack one artifact and judge every key in it.
+audit() {
+	a=$1 role=$2 machine=$3
+	rel=${a#"$out"/}
+	d=$w/x
+	rm -rf "$d"
+	case $a in *.img) unpack_disk "$a" "$d" ;; *) unpack_cpio "$a" "$d" ;; esac
+	keys_in "$d" > "$w/found"
+	while read -r p fp; do
+		name=$(awk -v f="$fp" '$1 == f { print $2 }' "$w/keys.txt")
+		mode=$(stat -c %a "$d/$p") owner=$(stat -c %u "$d/$p")
+		if [ -z "$name" ]; then
+			report "$rel" "$p" "(not a key of the PKI)" "$mode" "$owner" "FAIL: unknown key"
+		elif ! allowed "$name" "$role" "$machine"; then
+			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: not allowed in ${machine:-a $role role image}"
+		elif [ "$mode" != 600 ]; then
+			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: mode $mode, not 0600"
+		elif want=$(awk -v n="$name" '$2 == n { print $4 }' "$w/keys.txt") && [ "$owner" != "$want" ]; then
+			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: owner $owner, not $want"
+		else
+			report "$rel" "$p" "$name" "$mode" "$owner" ok
+		fi
+	done < "$w/found"
+	[ -s "$w/found" ] || report "$rel" "-" "(no private key)" "-" "-" ok
+	[ -n "$machine" ] || return 0
+	# Every key the machine needs must be there; on a disk, in its data partition.
+	while read -r kfp kname _; do
+		allowed "$kname" "$role" "$machine" || continue
+		grep -q " $kfp\$" "$w/found" || report "$rel" "-" "$kname" "-" "-" "FAIL: missing"
+	done < "$w/keys.txt"
+}
+
+printf '%-34s %-44s %-28s %-4s %-5s %s\n' ARTIFACT PATH KEY MODE OWNER VERDICT
+n=0
+for role in master node; do
+	for a in "$out/$role/initramfs.cpio.gz" "$out/$role/disk.img"; do
+		[ -f "$a" ] || continue
+		audit "$a" "$role" ""; n=$((n + 1))
+	done
+done
+for m in "$out"/machines/*; do
+	[ -f "$m/role" ] || continue
+	mrole=$(cat "$m/role") mname=${m##*/}
+	for a in "$m/identity.cpio.gz" "$m/disk.img"; do
+		[ -f "$a" ] || continue
+		audit "$a" "$mrole" "$mname"; n=$((n + 1))
+	done
+done
+[ "$n" -gt 0 ] || die "$out: no image or identity archive to audit"
+found=$(wc -l < "$w/keys.txt")
+if [ "$problems" -gt 0 ]; then
+	echo "audit: $problems problem(s) in $n artifacts" >&2
+	exit 1
+fi
+echo "audit: $n artifacts, every private key allowed where it is, 0600, owned by its service's user ($found keys in the PKI)"

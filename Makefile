@@ -28,7 +28,7 @@ BUSYBOX := $(KILN_CACHE)/busybox/busybox
 COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
 
-.PHONY: all help deps init images machines pxe tools check audit pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe tools check audit fuzz pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -111,6 +111,9 @@ test-system: all ## TAP system tests under prove
 test-long: images ## long soaks and fuzzing
 	@KILN_LONG=1 prove --timer tests/system/*.t
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
+
+fuzz: $(DEPS_STAMP) ## a long libFuzzer run of the cluster-file parser (FUZZ_SECONDS, default 600)
+	@$(MAKE) -s -C tools O=$(BUILD)/tools fuzz
 
 bench: images tools ## boot and build benchmarks, printed as ratios
 	@$(S)/bench.sh

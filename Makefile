@@ -25,7 +25,9 @@ DEPS_STAMP := $(BUILD)/.deps
 INIT := $(BUILD)/init/init $(BUILD)/init/initctl
 KERNEL := $(KILN_CACHE)/kernel/root/vmlinuz
 BUSYBOX := $(KILN_CACHE)/busybox/busybox
-COMMON_FILES := $(shell find rootfs -type f -o -type l 2>/dev/null)
+# Overlay files, and for symlinks (which may point into the image only) the folders holding them.
+overlay_deps = $(shell find $(1) -type f -o -type d 2>/dev/null)
+COMMON_FILES := $(call overlay_deps,rootfs)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
 
 .PHONY: all help deps init images machines pxe tools check audit fuzz pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
@@ -55,7 +57,7 @@ $(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
 	@$(S)/mk-initramfs.sh $(BUILD)/stage/boot $@
 
 define role_rules
-$(1)_FILES := $$(shell find images/$(1) -type f -o -type l 2>/dev/null)
+$(1)_FILES := $$(call overlay_deps,images/$(1))
 $(BUILD)/stage/$(1).origins: $$(INIT) $$(BUSYBOX) $$(KERNEL) $$(COMMON_FILES) $$($(1)_FILES) $$(STAGE_SCRIPTS)
 	@$$(S)/stage-rootfs.sh $(1)
 $(OUT)/$(1)/vmlinuz: $$(KERNEL)

@@ -141,6 +141,30 @@ static void delete_tree(int dirfd, dev_t rootdev)
 	closedir(d);
 }
 
+/* The initramfs is the kernel's initial rootfs mount, which pivot_root(2) can never leave, so runc (which pivots
+ * into every container's root) fails on it. Running from a bind mount of it, a mount with a parent, lifts that
+ * limit and copies nothing: the early mounts move along, then the bind mount becomes /. */
+int early_root_bind(void)
+{
+	static const char *moves[] = {"/dev", "/proc", "/sys", "/run", "/tmp"};
+	char dst[64];
+	mkdir_p("/newroot", 0755);
+	if (mount("/", "/newroot", NULL, MS_BIND, NULL)) {
+		say("kiln: bind-mount / on /newroot: %m (containers cannot pivot_root)");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+		snprintf(dst, sizeof dst, "/newroot%s", moves[i]);
+		if (mount(moves[i], dst, NULL, MS_MOVE, NULL))
+			say("kiln: move %s: %m", moves[i]);
+	}
+	if (chdir("/newroot") || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/")) {
+		say("kiln: switching to the bind-mounted root: %m");
+		return -1;
+	}
+	return 0;
+}
+
 int early_switch_root(const char *label, char **argv)
 {
 	static const char *moves[] = {"/dev", "/proc", "/sys", "/run"};
@@ -223,7 +247,8 @@ int early_data(void)
 	}
 	say("kiln: no data partition, /data is tmpfs");
 mounted:
-	mkdir_p("/data/log", 0755);
+	mkdir_p("/data/log", 0755); /* /var/log and /var/lib point here */
+	mkdir_p("/data/lib", 0755);
 	/* On a disk system the identity lives on DATA; an identity archive in the initramfs wins. */
 	if (access("/data/identity", F_OK) == 0 && dir_empty("/etc/kiln/identity")) {
 		mkdir_p("/etc/kiln/identity", 0755);

@@ -138,6 +138,7 @@ int modules_load_all(const char *list_path);
 /* ---- early boot (early.c, net.c) ---- */
 int early_mounts(void);
 int early_switch_root(const char *label, char **argv);
+int early_root_bind(void);
 int early_data(void);
 void early_hostname(void);
 void early_sysctl(const char *path);

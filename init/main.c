@@ -58,6 +58,8 @@ static void early_boot(char **argv)
 		emergency_shell();
 		return; /* keep going as best we can: supervise what is here */
 	}
+	if (root_is_initramfs())
+		early_root_bind();
 	early_data();
 	early_hostname();
 	net_setup(&c);

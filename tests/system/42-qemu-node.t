@@ -1,12 +1,20 @@
 #!/bin/sh
-# 42-qemu-node.t: the node initramfs boots to ready with containerd answering on its socket, the kernel
-# modules and sysctls containers need in place, and powers off cleanly.
+# 42-qemu-node.t: the node initramfs, with the example cluster's n1 identity appended, boots to ready with
+# containerd answering on its socket, the kernel modules and sysctls containers need in place; a container from a
+# locally built OCI image (kiln's static busybox, in a third archive for this test only) runs under runc, which
+# must pivot_root out of the initramfs, on the CNI bridge in n1's pod subnet; and the node powers off cleanly.
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 6
+plan 10
 o=$KILN_OUT/node
-vm_boot_ready n "node initramfs" 90 --mem 768 "$o/vmlinuz" "$o/initramfs.cpio.gz"
+T=$VM_DIR/n1
+mkdir -p "$T/x/opt/kiln-test"
+tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$T/x/opt/kiln-test/busybox.oci.tar" ||
+	bail "cannot build the test's OCI image"
+(cd "$T/x" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$T/test.cpio.gz"
+cat "$o/initramfs.cpio.gz" "$KILN_OUT/machines/n1/identity.cpio.gz" "$T/test.cpio.gz" > "$T/initrd"
+vm_boot_ready n "node initramfs with n1's identity" 90 --mem 768 --mac 52:54:00:00:00:21 "$o/vmlinuz" "$T/initrd"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/n/console.log'"
 out=$(vm_run n "ctr version" 30)
 case $out in *Server:*Version:*) ok "containerd answers on /run/containerd/containerd.sock (ctr version)" ;;
@@ -15,6 +23,17 @@ out=$(vm_run n "echo mods=\$(grep -E '^(overlay|br_netfilter|veth|nf_conntrack) 
 if echo "$out" | grep -q '^mods=br_netfilter nf_conntrack overlay veth' && echo "$out" | grep -qx 'sysctl=11'; then
 	ok "container modules loaded, ip_forward and bridge-nf-call-iptables on"
 else not_ok "container modules and sysctls"; diag "$out"; fi
+out=$(vm_run n "ctr -n kiln images import /opt/kiln-test/busybox.oci.tar && ctr -n kiln images ls -q" 60)
+case $out in *docker.io/kiln/busybox:test*) ok "ctr imports the local OCI image" ;;
+*) not_ok "ctr imports the local OCI image"; diag "$out" ;; esac
+out=$(vm_run n "ctr -n kiln run --rm --cni docker.io/kiln/busybox:test c1 sh -c 'echo in-container; ip -4 -o addr show eth0; ip route; ping -c 1 -W 5 10.200.1.1'" 90)
+case $out in *in-container*) ok "runc runs a container from the initramfs root (pivot_root works)" ;;
+*) not_ok "runc runs a container from the initramfs root"; diag "$out" ;; esac
+if echo "$out" | grep -Eq 'inet 10\.200\.1\.[0-9]+/24' && echo "$out" | grep -q 'default via 10.200.1.1'; then
+	ok "the container has an address in n1's pod subnet 10.200.1.0/24, routed by the cni0 bridge"
+else not_ok "the container's address is in n1's pod subnet"; diag "$out"; fi
+case $out in *"1 packets received"*) ok "the container reaches its gateway on the bridge" ;;
+*) not_ok "the container reaches its gateway on the bridge"; diag "$out" ;; esac
 out=$(vm_run n "initctl status containerd" 15)
 if echo "$out" | grep -Eq '^containerd +ready'; then ok "initctl status shows containerd ready"; else not_ok "initctl status containerd"; diag "$out"; fi
 vm_send n "initctl poweroff"

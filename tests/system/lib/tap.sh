@@ -5,6 +5,7 @@ export LC_ALL
 TOP=$(pwd)
 KILN_BUILD=${KILN_BUILD:-$TOP/build}
 KILN_OUT=${KILN_OUT:-$TOP/out}
+KILN_CACHE=${KILN_CACHE:-/var/cache/kiln}
 tap_n=0
 tap_failed=0
 

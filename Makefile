@@ -30,7 +30,7 @@ overlay_deps = $(shell find $(1) -type f -o -type d 2>/dev/null)
 COMMON_FILES := $(call overlay_deps,rootfs)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
 
-.PHONY: all help deps init images machines pxe tools check audit fuzz pki-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe tools check audit fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -90,6 +90,12 @@ machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive a
 	@$(S)/mk-machines.sh $(OUT)/cluster
 pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: pxelinux.cfg per MAC, dnsmasq.conf
 	@$(S)/mk-pxe.sh $(OUT)/cluster
+cluster: machines ## boot every machine in QEMU on a private network (netns); returns when all are ready
+	@$(S)/cluster.sh up $(OUT)/cluster
+cluster-down: ## power the QEMU cluster off and delete its network namespace
+	@$(S)/cluster.sh down $(OUT)/cluster
+cluster-status: ## each QEMU machine's state and `initctl status`
+	@$(S)/cluster.sh status $(OUT)/cluster
 audit: machines ## every private key in every image and identity archive, checked against the PKI table
 	@$(S)/audit.sh $(SECRETS) $(OUT)
 pki-status: $(KILN_TOOL) ## list every certificate of the cluster with its expiry

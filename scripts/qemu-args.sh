@@ -2,12 +2,13 @@
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
 
 # qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--mem MIB] [--smp N] [--mac MAC] [--append ARGS]
-#           [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]...
+#           [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME]
 # --user-net puts QEMU's user network on the cluster's infrastructure range, so a guest with a static address
 # from its identity is reachable; --fwd forwards a port of the host's loopback to it (nothing else comes in).
+# --tap puts the machine on a tap device instead (a cluster's private bridge, inside its network namespace).
 qemu_args() {
 	q_disk= q_kernel= q_initrd= q_mem=${KILN_VM_MEM:-768} q_smp=${KILN_VM_SMP:-1} q_mac=52:54:00:12:34:56 q_append=
-	q_snapshot=on q_pxe= q_usernet= q_fwd=
+	q_snapshot=on q_pxe= q_usernet= q_fwd= q_tap=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--disk) q_disk=$2; shift 2 ;;
@@ -17,6 +18,7 @@ qemu_args() {
 		--smp) q_smp=$2; shift 2 ;;
 		--mac) q_mac=$2; shift 2 ;;
 		--append) q_append=$2; shift 2 ;;
+		--tap) q_tap=$2; shift 2 ;;
 		--user-net) q_usernet=",net=$2"; shift 2 ;;
 		--fwd) q_fwd="$q_fwd,hostfwd=tcp:127.0.0.1:${2%%:*}-${2#*:}"; shift 2 ;;
 		*) if [ -z "$q_kernel" ]; then q_kernel=$1; else q_initrd=$1; fi; shift ;;
@@ -25,6 +27,7 @@ qemu_args() {
 	q_net=user,id=n0,restrict=on$q_usernet$q_fwd
 	# QEMU's own DHCP and TFTP answer a PXE client even with restrict=on; nothing leaves the VM.
 	[ -z "$q_pxe" ] || q_net="$q_net,tftp=$q_pxe,bootfile=pxelinux.0"
+	[ -z "$q_tap" ] || q_net="tap,id=n0,ifname=$q_tap,script=no,downscript=no"
 	set -- -machine pc -accel tcg -cpu max -m "$q_mem" -smp "$q_smp" -nodefaults -display none -no-reboot \
 		-netdev "$q_net" -device "virtio-net-pci,netdev=n0,mac=$q_mac"
 	if [ -n "$q_pxe" ]; then

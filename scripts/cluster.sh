@@ -1,0 +1,151 @@
+#!/bin/sh
+# cluster.sh up|down|status [RENDERED]: the cluster of a rendered cluster file (default out/cluster) as QEMU
+# machines (TCG) on one private L2 network: a bridge and a tap per machine inside a network namespace this script
+# creates and deletes (taps named by machine order: tap1, tap2...), holding the infrastructure addresses of the cluster file. Nothing in that namespace has a
+# route out, so no traffic leaves it. Each machine boots its role's initramfs with its identity archive appended.
+#
+#   up      start every machine; return when all printed `kiln: ready`, or fail naming the machine that did not
+#   down    power every machine off (initctl poweroff on its console, then kill), delete the namespace
+#   status  each machine: running or not, its last kiln: line, and `initctl status` from its console
+#
+# Environment: CLUSTER_MEM (MiB per machine, default 1024), CLUSTER_SMP (CPUs per machine, default 1),
+# CLUSTER_TIMEOUT (seconds for `up`, default 600), CLUSTER_RUN (default out/run: <name>.log is each console),
+# CLUSTER_NETNS (default kiln-<cluster name>), CLUSTER_EXTRA (a cpio archive appended to every machine's
+# initramfs; the tests use it to bring a container image).
+# The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
+# `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
+# Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
+# /etc/kiln/emulation/etcd.env); images for real machines never carry it.
+. "$(dirname "$0")/lib.sh"
+
+cmd=${1:?usage: cluster.sh up|down|status [RENDERED]}
+rendered=${2:-$KILN_OUT/cluster}
+[ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: no rendered cluster (run 'make' first)"
+. "$rendered/cluster.env"
+VM_DIR=${CLUSTER_RUN:-$KILN_OUT/run}
+ns=${CLUSTER_NETNS:-kiln-$CLUSTER_NAME}
+mem=${CLUSTER_MEM:-1024} smp=${CLUSTER_SMP:-1} timeout=${CLUSTER_TIMEOUT:-600}
+. "$KILN_TOP/scripts/vm.sh"
+machines="$MASTERS $NODES"
+
+field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
+running() { [ -f "$VM_DIR/$1/qemu.pid" ] && kill -0 "$(cat "$VM_DIR/$1/qemu.pid")" 2>/dev/null; }
+
+# host_address: the namespace's own address on the bridge, so tools run in it (`ip netns exec NS kubectl ...`)
+# reach the machines: the cluster's gateway when it has one, else the last address of the infrastructure range.
+host_address() {
+	[ -n "$INFRA_GATEWAY" ] && { echo "$INFRA_GATEWAY/${INFRA_CIDR#*/}"; return; }
+	IFS=./ read -r a b c d p <<-EOF
+	$INFRA_CIDR
+	EOF
+	n=$(( ((a << 24) | (b << 16) | (c << 8) | d) | ((1 << (32 - p)) - 2) ))
+	echo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))/$p"
+}
+
+net_up() {
+	addr=$(host_address)
+	for m in $machines; do
+		[ "$(field "$m" ADDRESS)" != "${addr%/*}" ] || die "$m has ${addr%/*}, the address the cluster's network namespace takes"
+	done
+	ip netns add "$ns" || die "cannot create network namespace $ns (is a cluster already up? 'make cluster-down')"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add br0 type bridge
+	ip -n "$ns" addr add "$addr" dev br0
+	ip -n "$ns" link set br0 up
+	i=0
+	for m in $machines; do
+		i=$((i + 1))
+		ip -n "$ns" tuntap add "tap$i" mode tap
+		ip -n "$ns" link set "tap$i" master br0 up
+	done
+}
+
+# initrd NAME ROLE: role initramfs + identity (+ emulation timings for masters, + CLUSTER_EXTRA).
+initrd() {
+	a="$KILN_OUT/$2/initramfs.cpio.gz $KILN_OUT/machines/$1/identity.cpio.gz"
+	for f in $a; do [ -f "$f" ] || die "$f: missing (run 'make')"; done
+	[ "$2" = master ] && a="$a $VM_DIR/emulation.cpio.gz"
+	[ -z "${CLUSTER_EXTRA:-}" ] || a="$a $CLUSTER_EXTRA"
+	cat $a > "$VM_DIR/$1/initrd"
+}
+
+emulation_archive() {
+	t=$VM_DIR/emulation
+	rm -rf "$t"; mkdir -p "$t/etc/kiln/emulation"
+	# TCG runs several times slower than hardware and five machines share two cores: etcd's defaults (100 ms
+	# heartbeat, 1 s election) would see leaders vanish under load.
+	printf 'ETCD_HEARTBEAT_INTERVAL=500\nETCD_ELECTION_TIMEOUT=5000\n' > "$t/etc/kiln/emulation/etcd.env"
+	(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$VM_DIR/emulation.cpio.gz"
+}
+
+up() {
+	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
+	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
+	mkdir -p "$VM_DIR"
+	for m in $machines; do rm -rf "${VM_DIR:?}/$m" "$VM_DIR/$m.log"; done
+	emulation_archive
+	net_up
+	start=$(date +%s) i=0
+	for m in $machines; do
+		i=$((i + 1)) role=$(field "$m" ROLE)
+		mkdir -p "$VM_DIR/$m"
+		initrd "$m" "$role"
+		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(field "$m" MAC)" \
+			"$KILN_OUT/$role/vmlinuz" "$VM_DIR/$m/initrd"
+		ln -sf "$m/console.log" "$VM_DIR/$m.log"
+		say "$m ($role, $(field "$m" ADDRESS)): started, console in $VM_DIR/$m.log"
+	done
+	end=$((start + timeout))
+	pending=$machines
+	while [ -n "$pending" ]; do
+		left=
+		for m in $pending; do
+			log=$VM_DIR/$m/console.log
+			if grep -q 'kiln: ready:' "$log"; then
+				say "$m: $(grep -o 'kiln: ready:.*' "$log" | tr -d '\r' | head -n 1) ($(($(date +%s) - start)) s after start)"
+			elif grep -q 'kiln: degraded:' "$log"; then
+				die "$m failed: $(grep -o 'kiln: degraded:.*' "$log" | tr -d '\r' | head -n 1) (console: $VM_DIR/$m.log)"
+			elif ! running "$m"; then
+				die "$m failed: QEMU exited ($(tail -n 1 "$VM_DIR/$m/qemu.err" 2>/dev/null); console: $VM_DIR/$m.log)"
+			else
+				left="$left $m"
+			fi
+		done
+		pending=$left
+		[ -z "$pending" ] && break
+		[ "$(date +%s)" -lt "$end" ] || die "not ready after $timeout s:$pending (consoles in $VM_DIR)"
+		sleep 1
+	done
+	echo $(($(date +%s) - start)) > "$VM_DIR/ready-seconds"
+	say "cluster $CLUSTER_NAME: $(echo $machines | wc -w) machines ready in $(cat "$VM_DIR/ready-seconds") s"
+}
+
+down() {
+	for m in $machines; do running "$m" && { vm_send "$m" "initctl poweroff" >/dev/null 2>&1 || :; }; done
+	for m in $machines; do
+		running "$m" || continue
+		vm_wait_exit "$m" 60 >/dev/null 2>&1 || { kill "$(cat "$VM_DIR/$m/qemu.pid")" 2>/dev/null; say "$m: killed"; }
+	done
+	for p in "$VM_DIR"/*/cat.pid; do [ -f "$p" ] && { kill "$(cat "$p")" 2>/dev/null || :; }; done
+	if ip netns list | grep -q "^$ns\\b"; then ip netns del "$ns"; fi
+	say "cluster $CLUSTER_NAME: down (consoles kept in $VM_DIR)"
+}
+
+status() {
+	for m in $machines; do
+		role=$(field "$m" ROLE)
+		if running "$m"; then
+			echo "== $m ($role, $(field "$m" ADDRESS)): running; $(grep -o 'kiln: [a-z]*:.*' "$VM_DIR/$m/console.log" | tr -d '\r' | tail -n 1)"
+			vm_run "$m" "initctl status" 15 || true
+		else
+			echo "== $m ($role, $(field "$m" ADDRESS)): not running"
+		fi
+	done
+}
+
+case $cmd in
+up) up ;;
+down) down ;;
+status) status ;;
+*) die "unknown command '$cmd' (up, down, status)" ;;
+esac

@@ -3,6 +3,8 @@
 #  - master boot to ready under kiln's init vs the same kernel and etcd under a three-line shell init
 #  - init binary size, init's resident memory after boot, initramfs size without components and modules
 #  - build time with a warm dependency cache
+#  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
+#  - a QEMU cluster up against one master alone
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 TOP=$KILN_TOP
@@ -74,3 +76,28 @@ echo "bench: full image build with a warm cache $(awk -v s="$start" -v e="$(date
 # The cluster tool: validate a cluster file and issue the PKI and every identity for 100 and 1000 nodes.
 echo "bench: cluster tool, PKI and identity trees (goal: 1000 nodes under 20 s, near-linear):"
 sh "$KILN_TOP/tools/bench-pki.sh" "$KILN_BUILD/tools/kiln" | sed 's/^/bench:   /'
+
+# A QEMU test cluster: wall time from `cluster.sh up` to every machine ready, against one master booting alone
+# in the same run (the one-master test cluster's s1, etcd with TLS, same memory), both from QEMU's start.
+now() { date +%s.%N; }
+secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }
+if [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ]; then
+	"$KILN_BUILD/tools/kiln" render "$KILN_TOP/tests/clusters/solo.yaml" --out "$b/solo" --pki "$b/solo-pki" \
+		--rootfs "$KILN_TOP/rootfs" >/dev/null
+	sh "$KILN_TOP/scripts/mk-identity.sh" "$b/solo/machines/s1/identity" "$b/s1.cpio.gz" >/dev/null
+	cat "$o/initramfs.cpio.gz" "$b/s1.cpio.gz" > "$b/s1.initrd"
+	s=$(now)
+	vm_start solo --mem 1024 --mac 52:54:00:00:01:11 "$o/vmlinuz" "$b/s1.initrd"
+	vm_wait solo 'kiln: ready:' 180 && one=$(secs "$s" "$(now)") || one=
+	vm_kill solo
+	s=$(now)
+	if CLUSTER_RUN=$b/cluster CLUSTER_NETNS=kiln-bench-$$ sh "$KILN_TOP/scripts/cluster.sh" up >/dev/null 2>&1; then
+		all=$(secs "$s" "$(now)")
+	else
+		all=
+	fi
+	CLUSTER_RUN=$b/cluster CLUSTER_NETNS=kiln-bench-$$ sh "$KILN_TOP/scripts/cluster.sh" down >/dev/null 2>&1
+	n=$(. "$KILN_OUT/cluster/cluster.env"; echo $MASTERS $NODES | wc -w)
+	echo "bench: QEMU cluster of $n machines ready in ${all:-(failed)}s; one master alone ${one:-(failed)}s;" \
+		"ratio $(awk -v a="${all:-0}" -v b="${one:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (2 cores, TCG)"
+fi

@@ -6,10 +6,10 @@ KILN_TOP=${KILN_TOP:-$TOP}
 VM_DIR=${VM_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-vm.XXXXXX")}
 vm_cleanup() {
 	for p in "$VM_DIR"/*/qemu.pid; do
-		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+		[ -f "$p" ] && { kill "$(cat "$p")" 2>/dev/null || :; }
 	done
 	sleep 0.2
-	for p in "$VM_DIR"/*/cat.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+	for p in "$VM_DIR"/*/cat.pid; do [ -f "$p" ] && { kill "$(cat "$p")" 2>/dev/null || :; }; done
 	[ -n "${KEEP_VM_DIR:-}" ] || rm -rf "$VM_DIR"
 }
 trap vm_cleanup EXIT

@@ -29,6 +29,13 @@ BUSYBOX := $(KILN_CACHE)/busybox/busybox
 overlay_deps = $(shell find $(1) -type f -o -type d 2>/dev/null)
 COMMON_FILES := $(call overlay_deps,rootfs)
 STAGE_SCRIPTS := $(S)/lib.sh $(S)/stage-rootfs.sh $(VERSION_STAMP)
+# The official Kubernetes binaries the user provides (kiln cannot obtain them): scripts/components.sh.
+# Their folder's listing (names, sizes, times) is a stamp, so adding or replacing one restages the roles.
+KUBE_BIN ?= $(TOP)/components
+export KUBE_BIN := $(abspath $(KUBE_BIN))
+COMPONENTS_STAMP := $(BUILD)/.components
+$(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | tail -n +2 | tr '\n' ' ')"; \
+	[ "$$(cat $(COMPONENTS_STAMP) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(COMPONENTS_STAMP))
 
 .PHONY: all help deps init images machines pxe tools check audit fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
@@ -58,7 +65,9 @@ $(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
 
 define role_rules
 $(1)_FILES := $$(call overlay_deps,images/$(1))
-$(BUILD)/stage/$(1).origins: $$(INIT) $$(BUSYBOX) $$(KERNEL) $$(COMMON_FILES) $$($(1)_FILES) $$(STAGE_SCRIPTS)
+# Components are checked against the cluster's kubernetes_version: the cluster is rendered first.
+$(BUILD)/stage/$(1).origins: $$(INIT) $$(BUSYBOX) $$(KERNEL) $$(COMMON_FILES) $$($(1)_FILES) $$(STAGE_SCRIPTS) \
+		$(S)/components.sh $(COMPONENTS_STAMP) $(OUT)/cluster/cluster.env
 	@$$(S)/stage-rootfs.sh $(1)
 $(OUT)/$(1)/vmlinuz: $$(KERNEL)
 	@mkdir -p $$(@D) && cp $$< $$@.tmp && mv $$@.tmp $$@
@@ -68,11 +77,13 @@ $(OUT)/$(1)/disk.img: $(BUILD)/stage/$(1).origins $(BUILD)/boot.cpio.gz $$(S)/mk
 	@$$(S)/mk-disk.sh $(1) $$@
 $(OUT)/$(1)/manifest.txt: $(BUILD)/stage/$(1).origins $$(S)/manifest.sh
 	@$$(S)/manifest.sh $(BUILD)/stage/$(1) $$< $$@
-$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/manifest.txt
+$(OUT)/$(1)/components.txt: $(BUILD)/stage/$(1).origins
+	@mkdir -p $$(@D) && cp $(BUILD)/stage/$(1)/etc/kiln/components $$@.tmp && mv $$@.tmp $$@
+$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/manifest.txt $(OUT)/$(1)/components.txt
 endef
 $(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
 
-images: $(ROLES) ## build out/<role>/: vmlinuz, initramfs.cpio.gz, disk.img, manifest.txt
+images: $(ROLES) ## build out/<role>/: vmlinuz, initramfs.cpio.gz, disk.img, manifest.txt, components.txt
 
 # The cluster: one file in (CLUSTER), the PKI kept as state in SECRETS, every machine's identity out.
 CLUSTER ?= configs/cluster.yaml

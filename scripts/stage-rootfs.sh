@@ -225,6 +225,8 @@ install_busybox
 [ "$role" = boot ] || install_overlay "$KILN_TOP/rootfs"
 install_overlay "$KILN_TOP/images/$role/rootfs"
 install_binaries
+# The Kubernetes components, from the user's components folder (scripts/components.sh).
+"$KILN_TOP/scripts/components.sh" "$role" "$st" "$origins"
 apply_options
 install_modules
 write_release

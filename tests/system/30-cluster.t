@@ -5,14 +5,14 @@
 # moves, a bad cluster file leaving the previous output untouched, and `kiln pki status`.
 . tests/system/lib/tap.sh
 
-plan 30
+plan 32
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 P=$T/pki O=$T/out M=$T/out/machines
-KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler kube-proxy machines/m1/apiserver"
+KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler coredns kube-proxy machines/m1/apiserver"
 KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet"
 ETCD_LEAVES="apiserver-etcd-client etcd-backup machines/m1/etcd machines/m2/etcd machines/m3/etcd"
 
@@ -23,10 +23,10 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 
 check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
 check "kiln render writes the example cluster" render configs/cluster.yaml
-# 2 CAs, 7 shared leaves, apiserver + etcd member per master, kubelet per node, the service-account key
-check "the PKI folder is 0700 and holds its 18 keys, each 0600" sh -c "
+# 2 CAs, 8 shared leaves, apiserver + etcd member per master, kubelet per node, the service-account key
+check "the PKI folder is 0700 and holds its 19 keys, each 0600" sh -c "
 	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
-	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 18 ] || { echo \$n keys; exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 19 ] || { echo \$n keys; exit 1; }
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
 
 check "both CAs: self-signed, CA:TRUE critical, certificate signing, ECDSA P-256 with SHA-256" sh -c "
@@ -52,7 +52,7 @@ check "every etcd leaf verifies against the etcd CA and not against the kube CA"
 	done; :"
 check "the identity trees' certs verify against the CA copies they carry" sh -c "
 	for m in m1 m2 m3; do
-		for c in apiserver apiserver-kubelet-client controller-manager scheduler; do
+		for c in apiserver apiserver-kubelet-client controller-manager scheduler coredns; do
 			openssl verify -CAfile '$M'/\$m/identity/pki/ca.crt '$M'/\$m/identity/pki/\$c.crt >/dev/null || exit 1
 		done
 		for c in member backup; do
@@ -88,7 +88,7 @@ check "n2's kubelet cert: system:node:n2 in system:nodes, SANs n2 and its addres
 	openssl x509 -noout -ext extendedKeyUsage -in \$f | grep -q 'TLS Web Server Authentication, TLS Web Client Authentication'"
 check "client certs: subjects of the design, clientAuth only, no SANs" sh -c "
 	for c in apiserver-kubelet-client:CN=kube-apiserver-kubelet-client,O=system:masters \
-		 controller-manager:CN=system:kube-controller-manager scheduler:CN=system:kube-scheduler \
+		 controller-manager:CN=system:kube-controller-manager scheduler:CN=system:kube-scheduler coredns:CN=system:coredns \
 		 admin:CN=kubernetes-admin,O=system:masters kube-proxy:CN=system:kube-proxy,O=system:node-proxier \
 		 apiserver-etcd-client:CN=kube-apiserver-etcd-client etcd-backup:CN=etcd-backup; do
 		f='$P'/\${c%%:*}.crt
@@ -125,7 +125,7 @@ check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
 	! find '$M' -path '*/identity/*' -name '*.key' ! -perm 600 | grep . &&
 	! find '$M' -path '*/identity/*' -name '*.crt' ! -perm 644 | grep . &&
 	! find '$M' -type d ! -perm 755 | grep . &&
-	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 9 + 2 * 2)) ]"
+	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 10 + 2 * 2)) ]"
 if [ "$(id -u)" = 0 ]; then
 	check "owners by the image's passwd: etcd's files etcd, control plane's kube, a node's root; MANIFEST agrees" sh -c "
 		s() { stat -c %U:%u:%g:%a \"\$1\"; }
@@ -181,10 +181,36 @@ check "etcd.env: TLS for clients and peers with client cert auth, the initial cl
 check "every path a master's or node's files name exists in its identity tree" sh -c "
 	for m in m1 n1; do
 		d='$M'/\$m/identity
-		for p in \$(cat \$d/env/*.env \$d/kubeconfig/* | grep -o '/etc/kiln/identity/[^ ,]*' | sort -u); do
+		for p in \$(cat \$d/env/*.env \$d/kubeconfig/* \$d/config/* 2>/dev/null | grep -o '/etc/kiln/identity/[^ ,]*' | sort -u); do
 			[ -f \$d/\${p#/etc/kiln/identity/} ] || { echo \$m: \$p missing; exit 1; }
 		done
 	done"
+check "node configs: kubelet's names its subnet, address, cluster DNS and cert pair; kube-proxy's the pod range" sh -c "
+	k='$M/n2/identity/config/kubelet.yaml' p='$M/n2/identity/config/kube-proxy.yaml'
+	for l in 'kind: KubeletConfiguration' 'podCIDR: 10.200.2.0/24' 'address: 192.168.0.22' '- 10.254.0.10' \
+		'clusterDomain: cluster.local' 'cgroupDriver: cgroupfs' 'tlsCertFile: /etc/kiln/identity/pki/kubelet.crt' \
+		'tlsPrivateKeyFile: /etc/kiln/identity/pki/kubelet.key' '    clientCAFile: /etc/kiln/identity/pki/ca.crt'; do
+		grep -qxF -- \"\$l\" \$k || { echo kubelet.yaml: no \"\$l\"; exit 1; }
+	done
+	for l in 'kind: KubeProxyConfiguration' 'clusterCIDR: 10.200.0.0/16' 'hostnameOverride: n2' 'mode: iptables' \
+		'  kubeconfig: /etc/kiln/identity/kubeconfig/kube-proxy.kubeconfig'; do
+		grep -qxF -- \"\$l\" \$p || { echo kube-proxy.yaml: no \"\$l\"; exit 1; }
+	done
+	! find '$M'/m*/identity -path '*/config/*' | grep ."
+# addons_ok FILE: the manifest's four objects, the DNS address and one endpoint per master
+addons_ok() {
+	objs=$(kubectl label --local -f "$1" kiln-check=1 -o name | tr '\n' ' ')
+	[ "$objs" = "clusterrole.rbac.authorization.k8s.io/kiln:coredns clusterrolebinding.rbac.authorization.k8s.io/kiln:coredns service/kube-dns endpointslice.discovery.k8s.io/kube-dns-masters " ] ||
+		{ echo "objects: $objs"; return 1; }
+	ip=$(kubectl label --local -f "$1" kiln-check=1 -o jsonpath='{.spec.clusterIP}')
+	[ "$ip" = 10.254.0.10 ] || { echo "clusterIP $ip"; return 1; }
+	eps=$(grep -o 'addresses: .*' "$1" | tr '\n' ' ')
+	[ "$eps" = 'addresses: ["192.168.0.11"] addresses: ["192.168.0.12"] addresses: ["192.168.0.13"] ' ] ||
+		{ echo "endpoints: $eps"; return 1; }
+	grep -qx '  name: system:coredns' "$1"
+}
+check "addons/coredns.yaml: RBAC for system:coredns, kube-dns at the cluster DNS address, every master an endpoint" \
+	addons_ok "$O/addons/coredns.yaml"
 check "kubectl reads every kubeconfig; masters use 127.0.0.1, nodes and admin the first master" sh -c "
 	command -v kubectl >/dev/null || { echo no kubectl; exit 1; }
 	for f in '$M'/m*/identity/kubeconfig/*.kubeconfig; do

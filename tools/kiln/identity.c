@@ -46,6 +46,7 @@ static const struct pki_file master_pki[] = {
 	{"apiserver-etcd-client", "apiserver-etcd-client", "kube", 1, 1},
 	{"controller-manager", "controller-manager", "kube", 1, 1},
 	{"scheduler", "scheduler", "kube", 1, 1},
+	{"coredns", "coredns", "kube", 1, 1},
 	{"service-account", "service-account", "kube", 2, 1},
 	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
 	{"@etcd", "etcd/member", "etcd", 1, 1},
@@ -205,6 +206,46 @@ static int write_kubeconfig(struct tree *t, const struct cluster *c, const struc
 	return text(t, rel, &b, 0600, owner);
 }
 
+/* kubelet's configuration: per node, for its pod subnet and address. The TLS pair is the kubelet cert, which
+ * is both its client cert (kubeconfig) and its serving cert (the apiserver calls it, checking the kube CA).
+ * cgroupfs: there is no systemd, and containerd's runc runs with SystemdCgroup = false. */
+static int write_kubelet_config(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char a[16], dns[16], r[24];
+	ip_format(m->addr, a, sizeof a);
+	ip_format(c->dns_ip, dns, sizeof dns);
+	cidr_format(&m->pod_subnet, r, sizeof r);
+	buf_printf(&b, "# kiln: kubelet on %s (kiln render)\n", m->name);
+	buf_printf(&b, "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n");
+	buf_printf(&b, "authentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n"
+		       "  x509:\n    clientCAFile: " IDENTITY "/pki/ca.crt\n");
+	buf_printf(&b, "authorization:\n  mode: Webhook\n");
+	buf_printf(&b, "tlsCertFile: " IDENTITY "/pki/kubelet.crt\ntlsPrivateKeyFile: " IDENTITY "/pki/kubelet.key\n");
+	buf_printf(&b, "rotateCertificates: false\nserverTLSBootstrap: false\n");
+	buf_printf(&b, "address: %s\nhealthzBindAddress: 127.0.0.1\nhealthzPort: 10248\n", a);
+	buf_printf(&b, "clusterDomain: %s\nclusterDNS:\n- %s\n", c->domain, dns);
+	/* The CNI configuration (cni/10-kiln.conflist) is what gives pods their addresses from this subnet. */
+	buf_printf(&b, "podCIDR: %s\n", r);
+	buf_printf(&b, "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock\ncgroupDriver: cgroupfs\n");
+	/* No upstream resolvers on a kiln node: pods resolve through the cluster DNS only. */
+	buf_printf(&b, "resolvConf: \"\"\nfailSwapOn: false\n");
+	return text(t, "config/kubelet.yaml", &b, 0644, "root");
+}
+
+static int write_kube_proxy_config(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char r[24];
+	cidr_format(&c->pods, r, sizeof r);
+	buf_printf(&b, "# kiln: kube-proxy on %s (kiln render)\n", m->name);
+	buf_printf(&b, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n");
+	buf_printf(&b, "clientConnection:\n  kubeconfig: " IDENTITY "/kubeconfig/kube-proxy.kubeconfig\n");
+	buf_printf(&b, "hostnameOverride: %s\nmode: iptables\nclusterCIDR: %s\n", m->name, r);
+	buf_printf(&b, "healthzBindAddress: 0.0.0.0:10256\nmetricsBindAddress: 127.0.0.1:10249\n");
+	return text(t, "config/kube-proxy.yaml", &b, 0644, "root");
+}
+
 static int cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -250,12 +291,14 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 	if (!rc && m->role == ROLE_MASTER)
 		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) ||
 		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "kube") ||
-		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube");
+		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube") ||
+		     write_kubeconfig(t, c, m, "coredns", "system:coredns", "kube");
 	else if (!rc) {
 		char user[96];
 		snprintf(user, sizeof user, "system:node:%s", m->name);
 		rc = write_cni(t, m) || write_kubeconfig(t, c, m, "kubelet", user, "root") ||
-		     write_kubeconfig(t, c, m, "kube-proxy", "system:kube-proxy", "root");
+		     write_kubeconfig(t, c, m, "kube-proxy", "system:kube-proxy", "root") ||
+		     write_kubelet_config(t, c, m) || write_kube_proxy_config(t, c, m);
 	}
 	return rc || write_manifest(t) ? -1 : 0;
 }

@@ -185,6 +185,7 @@ int kubeconfig_embedded(struct buf *b, const char *cluster, const char *server, 
 			const char *ca, const char *cert, const char *key); /* paths read now, embedded */
 int render(const struct cluster *c, const char *outdir, const char *pkidir, const char *rootfs);
 char *cluster_env(const struct cluster *c);
+char *addons_coredns(const struct cluster *c); /* addons/coredns.yaml: DNS RBAC, Service, EndpointSlice */
 
 #define IDENTITY "/etc/kiln/identity"
 #define RENEW_DAYS 30

@@ -48,7 +48,7 @@ static void machine_sans(struct cert_spec *s, const struct machine *m, int local
 
 struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 {
-	struct cert_spec *v = calloc(2 * c->nmasters + c->nnodes + 8, sizeof *v), *s;
+	struct cert_spec *v = calloc(2 * c->nmasters + c->nnodes + 16, sizeof *v), *s;
 	char id[96], cn[128];
 	*n = 0;
 	if (!v)
@@ -58,6 +58,8 @@ struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 	spec_add(v, n, "etcd-backup", CA_ETCD, "etcd-backup", NULL, EKU_CLIENT);
 	spec_add(v, n, "controller-manager", CA_KUBE, "system:kube-controller-manager", NULL, EKU_CLIENT);
 	spec_add(v, n, "scheduler", CA_KUBE, "system:kube-scheduler", NULL, EKU_CLIENT);
+	/* CoreDNS runs on the masters as a host service; RBAC for this user comes with addons/coredns.yaml. */
+	spec_add(v, n, "coredns", CA_KUBE, "system:coredns", NULL, EKU_CLIENT);
 	spec_add(v, n, "admin", CA_KUBE, "kubernetes-admin", "system:masters", EKU_CLIENT);
 	spec_add(v, n, "kube-proxy", CA_KUBE, "system:kube-proxy", "system:node-proxier", EKU_CLIENT);
 	for (size_t i = 0; i < c->nmachines; i++) {

@@ -1,6 +1,6 @@
 /* render.c: `kiln render`: the PKI brought up to date, then the whole output folder (cluster.env, the admin
- * kubeconfig, every machine's identity tree) written to a temporary folder and swapped into place, so a
- * failure leaves the previous output as it was. Files that did not change keep their times. */
+ * kubeconfig, the addons manifest, every machine's identity tree) written to a temporary folder and swapped
+ * into place, so a failure leaves the previous output as it was. Files that did not change keep their times. */
 #include "kiln.h"
 
 #include <errno.h>
@@ -124,7 +124,7 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 {
 	struct pki p;
 	struct owners *o = owners_load(rootfs);
-	char tmp[PATH_MAX], dir[PATH_MAX], *env = NULL;
+	char tmp[PATH_MAX], dir[PATH_MAX], addons[PATH_MAX + 8], *env = NULL, *dns = NULL;
 	int rc = -1;
 
 	if (!o && geteuid() == 0) {
@@ -149,7 +149,11 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 	}
 	snprintf(dir, sizeof dir, "%.*s", (int)strlen(tmp) - 4, tmp);
 	env = cluster_env(c);
-	if (write_text(tmp, dir, "cluster.env", env, 0644) || write_admin(c, tmp, dir, pkidir) ||
+	dns = addons_coredns(c);
+	snprintf(addons, sizeof addons, "%s/addons", tmp);
+	if (!env || !dns || mkdir_p(addons, 0755) ||
+	    write_text(tmp, dir, "cluster.env", env, 0644) || write_text(tmp, dir, "addons/coredns.yaml", dns, 0644) ||
+	    write_admin(c, tmp, dir, pkidir) ||
 	    write_machines(c, tmp, dir, pkidir, o)) {
 		rm_rf(tmp);
 		goto out;
@@ -164,6 +168,7 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 	rc = 0;
 out:
 	free(env);
+	free(dns);
 	pki_close(&p);
 	owners_free(o);
 	return rc;

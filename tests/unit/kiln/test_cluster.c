@@ -128,7 +128,7 @@ static void plan(void **state)
 	(void)state;
 	assert_int_equal(load(demo, &c, msg, sizeof msg), 0);
 	v = pkiplan_build(&c, &n);
-	assert_int_equal(n, 7 + 2 * 3 + 2);
+	assert_int_equal(n, 8 + 2 * 3 + 2);
 	for (size_t i = 0; i < n; i++) {
 		if (strstr(v[i].id, "/apiserver")) {
 			struct buf b = {0};

@@ -1,0 +1,39 @@
+/* addons.c: the cluster objects kiln's host services need but cannot create themselves, as one manifest the
+ * operator applies with the admin kubeconfig (it never leaves the build host). CoreDNS runs on every master
+ * as a host service, not a pod, so the cluster DNS address reaches it through a selector-less Service and an
+ * EndpointSlice naming the masters; kube-proxy on the nodes turns that ClusterIP into a master's address. */
+#include "kiln.h"
+
+char *addons_coredns(const struct cluster *c)
+{
+	struct buf b = {0};
+	char a[16];
+	ip_format(c->dns_ip, a, sizeof a);
+	buf_printf(&b, "# kiln: cluster DNS for %s (kiln render). Apply once the control plane answers:\n"
+		       "#   kubectl --kubeconfig admin.kubeconfig apply -f addons/coredns.yaml\n", c->name);
+	/* What CoreDNS's kubernetes plugin lists and watches, for the user of its client cert. */
+	buf_printf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: kiln:coredns\n"
+		       "rules:\n- apiGroups: [\"\"]\n  resources: [endpoints, services, pods, namespaces]\n"
+		       "  verbs: [list, watch]\n- apiGroups: [discovery.k8s.io]\n  resources: [endpointslices]\n"
+		       "  verbs: [list, watch]\n");
+	buf_printf(&b, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n"
+		       "  name: kiln:coredns\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n"
+		       "  name: kiln:coredns\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n"
+		       "  name: system:coredns\n");
+	buf_printf(&b, "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: kube-dns\n  namespace: kube-system\n"
+		       "  labels:\n    k8s-app: kube-dns\n    kubernetes.io/name: CoreDNS\nspec:\n  clusterIP: %s\n"
+		       "  ports:\n  - {name: dns, port: 53, protocol: UDP, targetPort: 53}\n"
+		       "  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}\n", a);
+	/* No selector above: this slice, kept by kiln and not by the endpointslice controller, is the backend. */
+	buf_printf(&b, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: kube-dns-masters\n"
+		       "  namespace: kube-system\n  labels:\n    kubernetes.io/service-name: kube-dns\n"
+		       "    endpointslice.kubernetes.io/managed-by: kiln\naddressType: IPv4\nports:\n"
+		       "- {name: dns, port: 53, protocol: UDP}\n- {name: dns-tcp, port: 53, protocol: TCP}\nendpoints:\n");
+	for (size_t i = 0; i < c->nmachines; i++) {
+		if (c->machines[i].role != ROLE_MASTER)
+			continue;
+		ip_format(c->machines[i].addr, a, sizeof a);
+		buf_printf(&b, "- addresses: [\"%s\"]\n  conditions: {ready: true}\n", a);
+	}
+	return b.p;
+}

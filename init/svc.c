@@ -183,6 +183,16 @@ static void waiting_tick(struct svc *s, int64_t now)
 		struct svc *q = svc_find(s->d.requires[r]);
 		if (q && (q->state == ST_READY || q->state == ST_DONE))
 			continue;
+		/* What a skipped service would have provided is absent by design (e.g. an image without a component's
+		 * binary): its dependents are skipped too, not failed. */
+		if (q && q->state == ST_DISABLED && q->reason[0]) {
+			s->state = ST_DISABLED;
+			if (!condition_holds(s)) /* its own reason first: it says what this image lacks */
+				return;
+			snprintf(s->reason, sizeof s->reason, "skipped: requires %s (%.60s)", q->d.name, q->reason);
+			say("kiln: %s: %s", s->d.name, s->reason);
+			return;
+		}
 		ready = 0;
 		if (!q || q->state == ST_FAILED || q->state == ST_BACKOFF || q->state == ST_DISABLED ||
 		    q->state == ST_STOPPED || (q->state == ST_WAITING && q->blocked))

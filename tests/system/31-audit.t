@@ -17,10 +17,10 @@ if scripts/audit.sh "$S" "$KILN_OUT" > "$T/table" 2> "$T/err"; then
 else
 	not_ok "the example cluster passes the audit"; diag "$(grep -v ' ok$' "$T/table")" "$(cat "$T/err")"
 fi
-# 9 master keys in each master's archive and disk, 2 node keys in each node's; role images hold none.
-check "the table has every master's 9 keys and every node's 2, in archive and disk, and keyless role images" sh -c "
-	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 27 ] &&
-	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 27 ] &&
+# 10 master keys in each master's archive and disk, 2 node keys in each node's; role images hold none.
+check "the table has every master's 10 keys and every node's 2, in archive and disk, and keyless role images" sh -c "
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 30 ] &&
+	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 30 ] &&
 	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 8 ] &&
 	[ \$(grep -c '^\(master\|node\)/.*(no private key)' '$T/table') = 4 ] || { cat '$T/table'; exit 1; }"
 

@@ -3,8 +3,8 @@
 # in QEMU on a private bridge inside a network namespace of its own. etcd forms one 3-member cluster over TLS,
 # keeps writing with one member stopped, refuses with two stopped and recovers; containers from a locally built
 # OCI image run on both nodes in their own pod subnets and reach each other and a master by address.
-# With the official Kubernetes binaries (KUBE_BIN) the nodes must also register Ready; without them that part is
-# reported as skipped.
+# When the images carry the official Kubernetes binaries the nodes must also register Ready; without them that
+# part is reported as skipped.
 . tests/system/lib/tap.sh
 KILN_TOP=$TOP
 R=$KILN_OUT/cluster
@@ -93,8 +93,9 @@ else not_ok "the n1 container reaches a master's address"; diag "$out"; fi
 out=$(vm_run n2 "ctr -n kiln tasks kill -s KILL web; sleep 1; ctr -n kiln containers rm web && echo removed" 40)
 case $out in *removed*) ok "the n2 container stops and is removed" ;; *) not_ok "the n2 container is removed"; diag "$out" ;; esac
 
-# Kubernetes itself: only with the official binaries in the images (KUBE_BIN at build time).
-if [ -n "${KUBE_BIN:-}" ]; then
+# Kubernetes itself: only when the images carry every official binary (components/ or KUBE_BIN at build time).
+missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null | awk '$2 != "present" && !/^#/ { print $1 }')
+if [ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ]; then
 	kc() { ip netns exec "$CLUSTER_NETNS" kubectl --kubeconfig "$R/admin.kubeconfig" --request-timeout=20s "$@"; }
 	ready=
 	for i in $(seq 1 30); do
@@ -104,6 +105,6 @@ if [ -n "${KUBE_BIN:-}" ]; then
 	if [ -n "$ready" ]; then ok "both nodes registered Ready with the apiservers"
 	else not_ok "both nodes registered Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
 else
-	skip "nodes Ready with the apiservers: no official Kubernetes binaries (build with KUBE_BIN=dir)"
+	skip "nodes Ready with the apiservers: the images lack" $missing "(put the official binaries in components/ or KUBE_BIN)"
 fi
 done_testing

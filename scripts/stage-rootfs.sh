@@ -208,6 +208,23 @@ apply_options() {
 	esac
 }
 
+# sandbox_image = NAME: the pod sandbox image containerd's CRI needs (kiln-pause, as an OCI archive that the
+# node's sandbox-image service imports at boot; nodes cannot pull one). NAME must match containerd's config.
+install_sandbox_image() {
+	name=$(conf_get "$conf" sandbox_image)
+	[ -n "$name" ] || return 0
+	pause=$KILN_BUILD/init/kiln-pause
+	[ -x "$pause" ] || die "missing $pause: run 'make init' first"
+	grep -q "sandbox_image = \"$name\"" "$st/etc/containerd/config.toml" 2>/dev/null ||
+		die "images/$role: sandbox_image $name is not the one /etc/containerd/config.toml names"
+	r=$(mktemp -d "${TMPDIR:-/tmp}/kiln-pause.XXXXXX")
+	cp "$pause" "$r/pause"
+	mkdir -p "$st/usr/share/kiln/images"
+	"$KILN_TOP/scripts/mk-oci.sh" "$r" "$name" "$st/usr/share/kiln/images/sandbox.oci.tar" entrypoint /pause
+	rm -rf "$r"
+	origin /usr/share/kiln/images/sandbox.oci.tar "build:init/pause.c as OCI image $name"
+}
+
 finish() {
 	sde=$(source_date_epoch)
 	chown -R 0:0 "$st"
@@ -227,6 +244,7 @@ install_overlay "$KILN_TOP/images/$role/rootfs"
 install_binaries
 # The Kubernetes components, from the user's components folder (scripts/components.sh).
 "$KILN_TOP/scripts/components.sh" "$role" "$st" "$origins"
+install_sandbox_image
 apply_options
 install_modules
 write_release

@@ -254,8 +254,8 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	check "master $MASTER: every cert/key pair the control plane was given matches" pairs_ok "$T/root-master"
 	sandbox_boot node "$T/root-node" "$O/cluster/machines/$NODE/identity" "$NODE_IP"
 	sandbox_stop
-	check "node $NODE in the sandbox: containerd, then kubelet and kube-proxy ready" sh -c "
-		cat '$T/node.console'; grep -Eq '^kiln: ready: 3 services in' '$T/node.console'"
+	check "node $NODE in the sandbox: containerd, the sandbox image imported, then kubelet and kube-proxy ready" sh -c "
+		cat '$T/node.console'; grep -Eq '^kiln: ready: 4 services in' '$T/node.console'"
 	check "node $NODE: kubelet and kube-proxy ran as root, every file they name readable" \
 		doubles_ok "$T/root-node" 0 "$NODE_COMPONENTS"
 	check "node $NODE: the kubelet's and kube-proxy's cert/key pairs match" pairs_ok "$T/root-node"

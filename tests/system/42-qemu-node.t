@@ -2,11 +2,12 @@
 # 42-qemu-node.t: the node initramfs, with the example cluster's n1 identity appended, boots to ready with
 # containerd answering on its socket, the kernel modules and sysctls containers need in place; a container from a
 # locally built OCI image (kiln's static busybox, in a third archive for this test only) runs under runc, which
-# must pivot_root out of the initramfs, on the CNI bridge in n1's pod subnet; and the node powers off cleanly.
+# must pivot_root out of the initramfs, on the CNI bridge in n1's pod subnet; the pod sandbox image (kiln-pause) is
+# imported at boot and runs; the cgroup controllers are delegated; and the node powers off cleanly.
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 10
+plan 12
 o=$KILN_OUT/node
 T=$VM_DIR/n1
 mkdir -p "$T/x/opt/kiln-test"
@@ -34,6 +35,14 @@ if echo "$out" | grep -Eq 'inet 10\.200\.1\.[0-9]+/24' && echo "$out" | grep -q 
 else not_ok "the container's address is in n1's pod subnet"; diag "$out"; fi
 case $out in *"1 packets received"*) ok "the container reaches its gateway on the bridge" ;;
 *) not_ok "the container reaches its gateway on the bridge"; diag "$out" ;; esac
+out=$(vm_run n "initctl status sandbox-image; ctr -n k8s.io images ls -q; ctr -n k8s.io run --rm kiln.local/pause:1 p1 < /dev/null > /dev/null 2>&1 & sleep 4; ctr -n k8s.io tasks ls; ctr -n k8s.io tasks kill p1; wait \$!; echo pause-exit=\$?" 90)
+if echo "$out" | grep -Eq '^sandbox-image +done' && echo "$out" | grep -qx 'kiln.local/pause:1' &&
+	echo "$out" | grep -Eq '^p1 +[0-9]+ +RUNNING' && echo "$out" | grep -qx 'pause-exit=0'; then
+	ok "the pod sandbox image kiln.local/pause:1 is imported at boot, runs, and ends with 0 on TERM"
+else not_ok "the pod sandbox image"; diag "$out"; fi
+out=$(vm_run n "cat /sys/fs/cgroup/cgroup.subtree_control" 15)
+case " $out " in *" cpu "*" memory "*" pids"*|*" memory "*" pids "*) ok "cgroup controllers delegated below the root: $out" ;;
+*) not_ok "cgroup controllers delegated below the root"; diag "$out" ;; esac
 out=$(vm_run n "initctl status containerd" 15)
 if echo "$out" | grep -Eq '^containerd +ready'; then ok "initctl status shows containerd ready"; else not_ok "initctl status containerd"; diag "$out"; fi
 vm_send n "initctl poweroff"

@@ -3,14 +3,15 @@
 # in QEMU on a private bridge inside a network namespace of its own. etcd forms one 3-member cluster over TLS,
 # keeps writing with one member stopped, refuses with two stopped and recovers; containers from a locally built
 # OCI image run on both nodes in their own pod subnets and reach each other and a master by address.
-# When the images carry the official Kubernetes binaries the nodes must also register Ready; without them that
-# part is reported as skipped.
+# When the images carry the official Kubernetes binaries the nodes must also register Ready and a pod must resolve
+# kubernetes.default through the cluster DNS; without them that part is reported as skipped.
 . tests/system/lib/tap.sh
 KILN_TOP=$TOP
 R=$KILN_OUT/cluster
-[ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || { echo "1..0 # SKIP no cluster built"; bail "run 'make' first"; }
+[ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
+. "$R/cluster.env"
 
-plan 13
+plan 14
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-480}
@@ -104,7 +105,26 @@ if [ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ]; then
 	done
 	if [ -n "$ready" ]; then ok "both nodes registered Ready with the apiservers"
 	else not_ok "both nodes registered Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
+	# A pod of the local busybox image (imported for the kubelet's namespace) asks the cluster DNS.
+	for n in n1 n2; do vm_run "$n" "ctr -n k8s.io images import /opt/kiln-test/busybox.oci.tar" 90 > /dev/null; done
+	kc apply -f "$R/addons/coredns.yaml" > "$CLUSTER_RUN/addons.log" 2>&1
+	kc run dns-test --image=$img --image-pull-policy=Never --restart=Never --command -- \
+		nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" > /dev/null 2>&1
+	phase=
+	for i in $(seq 1 36); do
+		phase=$(kc get pod dns-test -o jsonpath='{.status.phase}' 2>/dev/null)
+		case $phase in Succeeded|Failed) break ;; esac
+		sleep 5
+	done
+	out=$(kc logs dns-test 2>&1)
+	if [ "$phase" = Succeeded ] && echo "$out" | grep -q "Address: *$SERVICE_IP"; then
+		ok "a pod resolves kubernetes.default.svc.$CLUSTER_DOMAIN to $SERVICE_IP through the cluster DNS"
+	else
+		not_ok "a pod resolves kubernetes.default through the cluster DNS (phase: ${phase:-none})"
+		diag "$out" "$(cat "$CLUSTER_RUN/addons.log")" "$(kc describe pod dns-test 2>&1 | tail -n 15)"
+	fi
 else
 	skip "nodes Ready with the apiservers: the images lack" $missing "(put the official binaries in components/ or KUBE_BIN)"
+	skip "a pod resolves kubernetes.default through the cluster DNS: the images lack the Kubernetes binaries"
 fi
 done_testing

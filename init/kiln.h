@@ -41,6 +41,7 @@ struct svc_def {
 	enum svc_type type;
 	enum restart_policy restart;
 	int every; /* seconds; 0 = not a scheduled job */
+	char every_var[64]; /* every = ${NAME:-N}: the interval from the service's environment, N without it */
 	int stop_signal;
 	int stop_timeout;
 	struct env_item *env;

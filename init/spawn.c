@@ -64,6 +64,31 @@ static int build_env(struct svc *s, char ***env, int *n, const char *home)
 	return 0;
 }
 
+/* A scheduled job's interval: every = ${NAME:-N} reads NAME from the service's environment at each scheduling,
+ * so the machine's identity (env files) sets it; N when it is absent or not a number of seconds. */
+int svc_every(struct svc *s)
+{
+	char **env = NULL, reason[sizeof s->reason];
+	int n = 0, every = s->d.every;
+	size_t klen = strlen(s->d.every_var);
+	if (!klen)
+		return every;
+	memcpy(reason, s->reason, sizeof reason); /* a missing optional env file is no failure of the job */
+	if (build_env(s, &env, &n, "/") == 0)
+		for (int i = 0; i < n; i++)
+			if (!strncmp(env[i], s->d.every_var, klen) && env[i][klen] == '=') {
+				char *end;
+				long v = strtol(env[i] + klen + 1, &end, 10);
+				if (end != env[i] + klen + 1 && !*end && v >= 1 && v <= 86400L * 366)
+					every = (int)v;
+			}
+	memcpy(s->reason, reason, sizeof reason);
+	for (int i = 0; i < n; i++)
+		free(env[i]);
+	free(env);
+	return every;
+}
+
 static int resolve_user(struct svc *s, struct who *w)
 {
 	memset(w, 0, sizeof *w);

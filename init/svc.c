@@ -134,6 +134,7 @@ static void svc_start(struct svc *s, int64_t now)
 		return;
 	}
 	s->reason[0] = '\0';
+	s->last_line[0] = '\0';
 	if (open_log(s)) {
 		give_up(s);
 		return;
@@ -292,18 +293,25 @@ static int exit_code(int status)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+static void log_readable(struct svc *s);
+
 static void job_exited(struct svc *s, int status, int64_t now)
 {
+	log_readable(s); /* what it wrote last may still be in the pipe: its reason */
 	s->job_runs++;
 	s->job_last_status = exit_code(status);
 	if (s->job_last_status) {
 		char d[64];
 		s->job_failures++;
+		s->job_last_fail = now;
 		describe(status, d, sizeof d);
-		say("kiln: %s: job failed: %s", s->d.name, d);
+		snprintf(s->job_fail_reason, sizeof s->job_fail_reason, "%s", s->last_line[0] ? s->last_line : d);
+		say("kiln: %s: job failed: %s: %s", s->d.name, d, s->job_fail_reason);
+	} else {
+		s->job_last_ok = now;
 	}
 	s->state = ST_SCHEDULED;
-	s->next_run = sched_next(s->started, s->d.every, now);
+	s->next_run = sched_next(s->started, svc_every(s), now);
 }
 
 /* A run ended: done, failed for good, or a restart after the backoff delay. */
@@ -384,6 +392,19 @@ int svc_fill_poll(struct pollfd *p, int max)
 	return n;
 }
 
+/* The last complete, non-empty line of output: a failed job's reason in `initctl status`. */
+static void remember_last_line(struct svc *s, const char *buf, size_t len)
+{
+	size_t end = len, start;
+	while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' '))
+		end--;
+	if (!end)
+		return;
+	for (start = end; start > 0 && buf[start - 1] != '\n'; start--)
+		;
+	snprintf(s->last_line, sizeof s->last_line, "%.*s", (int)(end - start), buf + start);
+}
+
 static void log_readable(struct svc *s)
 {
 	char buf[16384];
@@ -393,6 +414,7 @@ static void log_readable(struct svc *s)
 			return;
 		if (s->log.fd >= 0)
 			logfile_write(&s->log, buf, (size_t)r);
+		remember_last_line(s, buf, (size_t)r);
 	}
 }
 

@@ -210,7 +210,20 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 		else
 			return fail(err, errlen, line, "restart '%s' is not always, on-failure or never", v);
 	} else if (!strcmp(k, "every")) {
-		if (parse_int(v, 1, 86400 * 366, &n))
+		/* every = N, or ${NAME:-N}: a per-machine interval from an env file (e.g. the cluster's backup policy) */
+		const char *num = v;
+		char dflt_num[16];
+		if (!strncmp(v, "${", 2)) {
+			const char *dflt = strstr(v, ":-"), *end = strchr(v, '}');
+			size_t len = dflt ? (size_t)(dflt - v - 2) : 0;
+			if (!dflt || !end || end < dflt || end[1] || len < 1 || len >= sizeof d->every_var)
+				return fail(err, errlen, line, "every '%s' is not N or ${NAME:-N}", v);
+			memcpy(d->every_var, v + 2, len);
+			d->every_var[len] = '\0';
+			snprintf(dflt_num, sizeof dflt_num, "%.*s", (int)(end - dflt - 2), dflt + 2);
+			num = dflt_num;
+		}
+		if (parse_int(num, 1, 86400 * 366, &n))
 			return fail(err, errlen, line, "every '%s' is not a number of seconds", v);
 		d->every = (int)n;
 	} else if (!strcmp(k, "stop_signal")) {

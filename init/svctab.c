@@ -82,7 +82,7 @@ void svc_load_all(const char *dir)
 		if (s->state != ST_FAILED)
 			s->state = svc_is_job(s) ? ST_SCHEDULED : ST_WAITING;
 		if (svc_is_job(s))
-			s->next_run = sched_first(now, s->d.every);
+			s->next_run = sched_first(now, svc_every(s));
 	}
 	free(defs);
 	free(dp);
@@ -92,12 +92,18 @@ void svc_load_all(const char *dir)
 
 static void status_last(const struct svc *s, int64_t now, char *out, size_t len)
 {
-	char run[64] = "never run";
+	char run[64] = "never run", ok[48] = "", fail[200] = "";
 	if (svc_is_job(s)) {
 		if (s->job_runs)
 			snprintf(run, sizeof run, "last run %llds ago: %s (%d)", (long long)((now - s->job_last_start) / 1000),
 				 s->job_last_status ? "failed" : "ok", s->job_last_status);
-		snprintf(out, len, "job every %ds, %d runs, %d failed, %s", s->d.every, s->job_runs, s->job_failures, run);
+		if (s->job_last_ok)
+			snprintf(ok, sizeof ok, ", last ok %llds ago", (long long)((now - s->job_last_ok) / 1000));
+		if (s->job_last_fail)
+			snprintf(fail, sizeof fail, ", last failure %llds ago: %s", (long long)((now - s->job_last_fail) / 1000),
+				 s->job_fail_reason);
+		snprintf(out, len, "job every %ds, %d runs, %d failed, %s%s%s", svc_every((struct svc *)s), s->job_runs,
+			 s->job_failures, run, ok, fail);
 		if (s->state == ST_SCHEDULED && strlen(out) + 32 < len)
 			snprintf(out + strlen(out), len - strlen(out), ", next in %llds",
 				 (long long)((s->next_run - now + 999) / 1000));

@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 27
+plan 28
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -52,6 +52,13 @@ type = oneshot"
 sb_script zombies 'n=0; for s in /proc/[0-9]*/stat; do case $(cut -d" " -f3 "$s" 2>/dev/null) in Z) n=$((n+1));; esac; done; echo "zombies=$n"'
 sb_service zombies "command = $SB/bin/zombies
 every = 2"
+# A job whose interval comes from an env file, failing every other run with a reason on its output.
+sb_script flaky 'n=$(cat "$0.n" 2>/dev/null || echo 0); echo $((n + 1)) > "$0.n"; echo "flaky: run $n"
+if [ $((n % 2)) = 1 ]; then echo "flaky: no space left on /data"; exit 3; fi'
+printf 'FLAKY_EVERY=1\n' > "$SB/flaky.env"
+sb_service flaky "command = $SB/bin/flaky
+envfile = $SB/flaky.env
+every = \${FLAKY_EVERY:-100}"
 sb_service missing "command = /nonexistent/kiln-missing --flag"
 sb_service cyc-a "command = /bin/true
 requires = cyc-b"
@@ -109,11 +116,15 @@ check "orphaned grandchildren are reaped (no zombies in the namespace)" sh -c "
 check "the scheduled job ran more than once, and status shows its last result" sh -c "
 	[ \$(grep -c zombies= '$SB/log/zombies.log') -ge 2 ] &&
 	KILN_RUN='$SB/run' '$initctl' status zombies | grep -Eq '^zombies +scheduled .*job every 2s, [0-9]+ runs, 0 failed, last run [0-9]+s ago: ok'"
+check "a job's interval from its env file (1 s, not the default 100 s); status shows last ok and last failure with its reason" sh -c "
+	s=\$(KILN_RUN='$SB/run' '$initctl' status flaky); echo \"\$s\"
+	[ \$(grep -c 'flaky: run' '$SB/log/flaky.log') -ge 3 ] &&
+	echo \"\$s\" | grep -Eq 'job every 1s, [0-9]+ runs, [1-9][0-9]* failed, .*last ok [0-9]+s ago, last failure [0-9]+s ago: flaky: no space left on /data'"
 check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 13 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 14 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&

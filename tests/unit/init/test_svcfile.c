@@ -72,6 +72,12 @@ static void defaults(void **state)
 	assert_int_equal(svcdef_parse("job", "command = /bin/true\nevery = 3600\n", &d, err, sizeof err), 0);
 	assert_int_equal(d.every, 3600);
 	assert_int_equal(d.type, TYPE_ONESHOT);
+	assert_string_equal(d.every_var, "");
+	svcdef_free(&d);
+	/* the interval from the environment, with its default */
+	assert_int_equal(svcdef_parse("job", "command = /bin/true\nevery = ${BACKUP_INTERVAL:-600}\n", &d, err, sizeof err), 0);
+	assert_int_equal(d.every, 600);
+	assert_string_equal(d.every_var, "BACKUP_INTERVAL");
 	svcdef_free(&d);
 	assert_int_equal(svcdef_parse("t", "command = a\nready = tcp 127.0.0.1:2379\n", &d, err, sizeof err), 0);
 	assert_int_equal(d.ready, READY_TCP);
@@ -114,6 +120,10 @@ static void malformed(void **state)
 	bad("command = a\ncondition = maybe /x\n", "condition 'maybe'");
 	bad("command = a\nlog_size = 10\n", "log_size");
 	bad("command =\n", "line 1: command has no value");
+	bad("command = a\nevery = ${INTERVAL}\n", "not N or ${NAME:-N}");
+	bad("command = a\nevery = ${:-5}\n", "not N or ${NAME:-N}");
+	bad("command = a\nevery = ${X:-soon}\n", "not a number of seconds");
+	bad("command = a\nevery = ${X:-5}s\n", "not N or ${NAME:-N}");
 	/* the line named is where a continued statement starts */
 	bad("command = a\nuser = b \\\n c\nbogus = 1\n", "line 4: unknown key 'bogus'");
 }

@@ -42,6 +42,7 @@ pki_table() {
 
 # fingerprint: the SHA-256 of a private key's public half (DER), read on stdin; empty if it is no key.
 fingerprint() { openssl pkey -pubout -outform DER 2>/dev/null | sha256sum | cut -c1-16; }
+nokey=$(printf '' | sha256sum | cut -c1-16) # what fingerprint prints for input that is no key
 
 # keys.txt: FINGERPRINT NAME WHERE OWNER, for every key of the PKI.
 : > "$w/keys.txt"
@@ -49,7 +50,7 @@ fingerprint() { openssl pkey -pubout -outform DER 2>/dev/null | sha256sum | cut 
 [ -s "$w/names" ] || die "$secrets: no keys in the PKI folder"
 while read -r name; do
 	fp=$(fingerprint < "$secrets/$name.key")
-	[ "$fp" = "$(printf '' | sha256sum | cut -c1-16)" ] && die "$secrets/$name.key: not a private key"
+	[ "$fp" = "$nokey" ] && die "$secrets/$name.key: not a private key"
 	rule=$(pki_table | while read -r pat where owner; do
 		case $name in $pat) echo "$where $owner"; break ;; esac
 	done)
@@ -105,7 +106,7 @@ keys_in() {
 		for k in "$w"/pem/*; do
 			[ -f "$k" ] || continue
 			fp=$(fingerprint < "$k")
-			[ "$fp" = "$(printf '' | sha256sum | cut -c1-16)" ] && fp=unreadable
+			[ "$fp" = "$nokey" ] && fp=unreadable
 			echo "$p $fp"
 			rm -f "$k"
 		done

@@ -75,7 +75,7 @@ emulation_archive() {
 	# TCG runs several times slower than hardware and five machines share two cores: etcd's defaults (100 ms
 	# heartbeat, 1 s election) would see leaders vanish under load.
 	printf 'ETCD_HEARTBEAT_INTERVAL=500\nETCD_ELECTION_TIMEOUT=5000\n' > "$t/etc/kiln/emulation/etcd.env"
-	(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$VM_DIR/emulation.cpio.gz"
+	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
 }
 
 up() {

@@ -11,6 +11,4 @@ trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/etc/kiln"
 cp -a "$src" "$t/etc/kiln/identity"
 find "$t" -exec touch -h -d "@$(source_date_epoch)" {} +
-(cd "$t" && find . -mindepth 1 | sort | cpio --quiet -o -H newc --reproducible) | gzip -n -9 > "$out.tmp" ||
-	die "$out: cannot write the identity archive"
-commit_file "$out.tmp" "$out"
+"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$out" > /dev/null

@@ -13,7 +13,7 @@ T=$VM_DIR/n1
 mkdir -p "$T/x/opt/kiln-test"
 tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$T/x/opt/kiln-test/busybox.oci.tar" ||
 	bail "cannot build the test's OCI image"
-(cd "$T/x" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$T/test.cpio.gz"
+scripts/mk-initramfs.sh "$T/x" "$T/test.cpio.gz" > /dev/null
 cat "$o/initramfs.cpio.gz" "$KILN_OUT/machines/n1/identity.cpio.gz" "$T/test.cpio.gz" > "$T/initrd"
 vm_boot_ready n "node initramfs with n1's identity" 90 --mem 768 --mac 52:54:00:00:00:21 "$o/vmlinuz" "$T/initrd"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/n/console.log'"

@@ -8,16 +8,12 @@
 . tests/system/lib/vm.sh
 
 plan 15
-kiln=$KILN_BUILD/tools/kiln
 T=$VM_DIR/solo
-mkdir -p "$T"
-if "$kiln" render tests/clusters/solo.yaml --out "$T/r" --pki "$T/pki" --rootfs rootfs > "$T/render.log" 2>&1 &&
-	scripts/mk-identity.sh "$T/r/machines/s1/identity" "$T/s1.cpio.gz" >> "$T/render.log" 2>&1; then
+if solo_initrd "$T"; then
 	ok "s1's identity archive: $(wc -c < "$T/s1.cpio.gz") bytes"
 else
 	not_ok "s1's identity archive"; diag "$(cat "$T/render.log")"; bail "no identity to boot with"
 fi
-cat "$KILN_OUT/master/initramfs.cpio.gz" "$T/s1.cpio.gz" > "$T/initrd"
 
 # Two loopback ports of the host, forwarded to the guest's etcd client and peer ports.
 base=$((20000 + $$ % 20000))

@@ -10,11 +10,9 @@
 plan 10
 T=$VM_DIR/solo
 mkdir -p "$T/x/etc/kiln/identity/env"
-"$KILN_BUILD/tools/kiln" render tests/clusters/solo.yaml --out "$T/r" --pki "$T/pki" --rootfs rootfs > /dev/null &&
-	scripts/mk-identity.sh "$T/r/machines/s1/identity" "$T/s1.cpio.gz" > /dev/null || bail "cannot render s1"
 printf 'BACKUP_INTERVAL=8\nBACKUP_KEEP=2\n' > "$T/x/etc/kiln/identity/env/backup.env"
-(cd "$T/x" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$T/policy.cpio.gz"
-cat "$KILN_OUT/master/initramfs.cpio.gz" "$T/s1.cpio.gz" "$T/policy.cpio.gz" > "$T/initrd"
+scripts/mk-initramfs.sh "$T/x" "$T/policy.cpio.gz" > /dev/null
+solo_initrd "$T" "$T/policy.cpio.gz" || { diag "$(cat "$T/render.log")"; bail "cannot render s1"; }
 vm_boot_ready s1 "master s1 with a backup every 8 s" 120 --mem 768 --mac 52:54:00:00:01:11 \
 	"$KILN_OUT/master/vmlinuz" "$T/initrd"
 

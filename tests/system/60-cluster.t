@@ -28,7 +28,7 @@ trap 'exit 2' INT TERM
 # The container image travels in an extra archive, for this test only.
 mkdir -p "$CLUSTER_RUN/extra/opt/kiln-test"
 tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$CLUSTER_RUN/extra/opt/kiln-test/busybox.oci.tar"
-(cd "$CLUSTER_RUN/extra" && find . -mindepth 1 | sort | cpio --quiet -o -H newc) | gzip -1 > "$CLUSTER_RUN/extra.cpio.gz"
+scripts/mk-initramfs.sh "$CLUSTER_RUN/extra" "$CLUSTER_RUN/extra.cpio.gz" > /dev/null
 export CLUSTER_EXTRA=$CLUSTER_RUN/extra.cpio.gz
 
 if sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then

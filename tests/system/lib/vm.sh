@@ -15,6 +15,18 @@ vm_cleanup() {
 trap vm_cleanup EXIT
 trap 'exit 2' INT TERM
 
+# solo_initrd DIR [ARCHIVE...]: tests/clusters/solo.yaml rendered into DIR/r (its PKI in DIR/pki), s1's identity
+# archive DIR/s1.cpio.gz, and DIR/initrd: the master initramfs + that identity + the ARCHIVEs. Step output in
+# DIR/render.log; fails when a step does.
+solo_initrd() {
+	sd=$1; shift
+	mkdir -p "$sd"
+	"$KILN_BUILD/tools/kiln" render "$KILN_TOP/tests/clusters/solo.yaml" --out "$sd/r" --pki "$sd/pki" \
+		--rootfs "$KILN_TOP/rootfs" > "$sd/render.log" 2>&1 &&
+		sh "$KILN_TOP/scripts/mk-identity.sh" "$sd/r/machines/s1/identity" "$sd/s1.cpio.gz" >> "$sd/render.log" 2>&1 &&
+		cat "$KILN_OUT/master/initramfs.cpio.gz" "$sd/s1.cpio.gz" "$@" > "$sd/initrd"
+}
+
 # vm_boot_ready NAME DESCRIPTION SECONDS QEMU-ARGS...: start a VM and report (TAP) whether it printed the
 # ready or degraded summary in time; without it, nothing else in the file can be checked: bail out.
 vm_boot_ready() {

@@ -37,7 +37,7 @@ COMPONENTS_STAMP := $(BUILD)/.components
 $(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | tail -n +2 | tr '\n' ' ')"; \
 	[ "$$(cat $(COMPONENTS_STAMP) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(COMPONENTS_STAMP))
 
-.PHONY: all help deps init images machines pxe tools check audit fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe tools check audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -107,6 +107,8 @@ cluster-down: ## power the QEMU cluster off and delete its network namespace
 	@$(S)/cluster.sh down $(OUT)/cluster
 cluster-status: ## each QEMU machine's state and `initctl status`
 	@$(S)/cluster.sh status $(OUT)/cluster
+drill: machines ## etcd disaster drill in a QEMU cluster: 1000 keys, backup, all data destroyed, restore, every key back
+	@$(S)/drill.sh $(OUT)/cluster
 audit: machines ## every private key in every image and identity archive, checked against the PKI table
 	@$(S)/audit.sh $(SECRETS) $(OUT)
 pki-status: $(KILN_TOOL) ## list every certificate of the cluster with its expiry

@@ -11,7 +11,8 @@
 # Environment: CLUSTER_MEM (MiB per machine, default 1024), CLUSTER_SMP (CPUs per machine, default 1),
 # CLUSTER_TIMEOUT (seconds for `up`, default 600), CLUSTER_RUN (default out/run: <name>.log is each console),
 # CLUSTER_NETNS (default kiln-<cluster name>), CLUSTER_EXTRA (a cpio archive appended to every machine's
-# initramfs; the tests use it to bring a container image).
+# initramfs; the tests use it to bring a container image), CLUSTER_BACKUP_INTERVAL (seconds between the masters'
+# etcd backups in this test cluster, instead of the cluster file's interval).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
@@ -75,6 +76,8 @@ emulation_archive() {
 	# TCG runs several times slower than hardware and five machines share two cores: etcd's defaults (100 ms
 	# heartbeat, 1 s election) would see leaders vanish under load.
 	printf 'ETCD_HEARTBEAT_INTERVAL=500\nETCD_ELECTION_TIMEOUT=5000\n' > "$t/etc/kiln/emulation/etcd.env"
+	[ -z "${CLUSTER_BACKUP_INTERVAL:-}" ] ||
+		echo "BACKUP_INTERVAL=$CLUSTER_BACKUP_INTERVAL" > "$t/etc/kiln/emulation/backup.env"
 	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
 }
 

@@ -5,16 +5,21 @@
 # OCI image run on both nodes in their own pod subnets and reach each other and a master by address.
 # When the images carry the official Kubernetes binaries the nodes must also register Ready and a pod must resolve
 # kubernetes.default through the cluster DNS; without them that part is reported as skipped.
+# The etcd backup job runs on every master every 30 s and its snapshots reach the next master.
+# Last, the etcd disaster drill (scripts/drill.sh, what `make drill` runs) on the same cluster: 1000 keys, a backup
+# copied to the next master, every member's data destroyed, the whole cluster restored with kiln-restore; then one member rebuilt from its peers.
 . tests/system/lib/tap.sh
 KILN_TOP=$TOP
 R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 14
+plan 32
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-480}
+# The masters' etcd backups every 30 s in this cluster (instead of the cluster file's hour).
+export CLUSTER_BACKUP_INTERVAL=30
 VM_DIR=$CLUSTER_RUN
 . "$TOP/scripts/vm.sh"
 cleanup() {
@@ -94,6 +99,23 @@ else not_ok "the n1 container reaches a master's address"; diag "$out"; fi
 out=$(vm_run n2 "ctr -n kiln tasks kill -s KILL web; sleep 1; ctr -n kiln containers rm web && echo removed" 40)
 case $out in *removed*) ok "the n2 container stops and is removed" ;; *) not_ok "the n2 container is removed"; diag "$out" ;; esac
 
+# The backup job on its own schedule on every master, each snapshot copied to the master copy_to names.
+backups_ok() {
+	for m in $MASTERS; do
+		to=$(sed -n 's/^BACKUP_COPY_TO_NAME=//p' "$R/machines/$m/identity/env/backup.env")
+		vm_run "$m" "grep -q 'etcd-backup: ok: .*copied to $to' /data/log/etcd-backup.log" 20 > /dev/null || return 1
+		vm_run "$to" "ls /data/backup/etcd/from-$m/*-$m.db" 20 > /dev/null || return 1
+	done
+}
+end=$(($(date +%s) + 150))
+until backups_ok || [ "$(date +%s)" -ge "$end" ]; do sleep 5; done
+if backups_ok; then
+	ok "every master's scheduled backup ran and reached the next master:$(for m in $MASTERS; do printf ' %s: %s;' "$m" "$(vm_run "$m" "initctl status etcd-backup" 20 | sed -n 's/.*job every [0-9]*s, \([0-9]* runs, [0-9]* failed\).*/\1/p')"; done)"
+else
+	not_ok "every master's scheduled backup ran and was copied to the next master"
+	for m in $MASTERS; do diag "== $m" "$(vm_run "$m" "initctl status; tail -n 3 /data/log/etcd-backup.log; ls -R /data/backup/etcd" 20)"; done
+fi
+
 # Kubernetes itself: only when the images carry every official binary (components/ or KUBE_BIN at build time).
 missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null | awk '$2 != "present" && !/^#/ { print $1 }')
 if [ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ]; then
@@ -127,4 +149,16 @@ else
 	skip "nodes Ready with the apiservers: the images lack" $missing "(put the official binaries in components/ or KUBE_BIN)"
 	skip "a pod resolves kubernetes.default through the cluster DNS: the images lack the Kubernetes binaries"
 fi
+
+# The drill: each of its 17 steps is one result here; a drill that stops early fails the steps it never reached.
+sh scripts/drill.sh run "$R" > "$CLUSTER_RUN/drill.log" 2>&1
+n=0
+while IFS= read -r line; do
+	case $line in
+	"drill: ok: "*) ok "drill: ${line#drill: ok: }"; n=$((n + 1)) ;;
+	"drill: FAILED: "*) not_ok "drill: ${line#drill: FAILED: }"; n=$((n + 1)) ;;
+	esac
+done < "$CLUSTER_RUN/drill.log"
+[ "$n" = 17 ] || { diag "$(cat "$CLUSTER_RUN/drill.log")"; for m in $MASTERS; do diag "== $m" "$(vm_log "$m" | tail -n 10)"; done; }
+while [ "$n" -lt 17 ]; do not_ok "drill: a step it never reached ($(tail -n 1 "$CLUSTER_RUN/drill.log"))"; n=$((n + 1)); done
 done_testing

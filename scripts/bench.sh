@@ -4,6 +4,7 @@
 #  - init binary size, init's resident memory after boot, initramfs size without components and modules
 #  - build time with a warm dependency cache
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
+#  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
 #  - a QEMU cluster up against one master alone
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
@@ -76,6 +77,10 @@ echo "bench: full image build with a warm cache $(awk -v s="$start" -v e="$(date
 # The cluster tool: validate a cluster file and issue the PKI and every identity for 100 and 1000 nodes.
 echo "bench: cluster tool, PKI and identity trees (goal: 1000 nodes under 20 s, near-linear):"
 sh "$KILN_TOP/tools/bench-pki.sh" "$KILN_BUILD/tools/kiln" | sed 's/^/bench:   /'
+
+# etcd backups: the master's backup run (verified) against a bare snapshot of the same data, 10 MB and 100 MB.
+echo "bench: etcd backup, verified run vs bare \`etcdctl snapshot save\` (build host, etcd on loopback):"
+sh "$KILN_TOP/tools/bench-backup.sh" | sed 's/^/bench:   /'
 
 # A QEMU test cluster: wall time from `cluster.sh up` to every machine ready, against one master booting alone
 # in the same run (the one-master test cluster's s1, etcd with TLS, same memory), both from QEMU's start.

@@ -60,7 +60,7 @@ static void early_boot(char **argv)
 	}
 	if (root_is_initramfs())
 		early_root_bind();
-	early_data();
+	early_data(c.data_format_blank);
 	early_hostname();
 	net_setup(&c);
 	early_sysctl("/etc/kiln/sysctl");

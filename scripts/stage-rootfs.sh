@@ -64,6 +64,8 @@ copy_host_path() {
 	p=$1
 	dir=$(cd "${p%/*}" 2>/dev/null && pwd -P) || die "$p: no such directory on the build host"
 	canon=$dir/${p##*/}
+	# A program image.conf names replaces busybox's applet of that name (e2fsprogs' mke2fs: ext4, not ext2).
+	[ "$(readlink "$st$canon" 2>/dev/null)" != /usr/bin/busybox ] || rm -f "$st$canon"
 	[ -e "$st$canon" ] || [ -L "$st$canon" ] && return 0
 	mkdir -p "$st$dir"
 	if [ -L "$canon" ]; then

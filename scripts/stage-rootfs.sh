@@ -113,7 +113,7 @@ install_binaries() {
 	if [ -s "$st.hostfiles" ]; then
 		sort -u "$st.hostfiles" | while read -r f; do
 			pkg=$(dpkg -S "$f" 2>/dev/null | head -n 1 | cut -d: -f1)
-			[ -n "$pkg" ] || pkg=$(dpkg -S "$(echo "$f" | sed 's|^/usr/lib/|/lib/|')" 2>/dev/null | head -n 1 | cut -d: -f1)
+			[ -n "$pkg" ] || pkg=$(dpkg -S "$(echo "$f" | sed 's|^/usr/|/|')" 2>/dev/null | head -n 1 | cut -d: -f1)
 			ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
 			origin "$f" "deb:${pkg:-unknown} ${ver}"
 		done

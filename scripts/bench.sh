@@ -5,6 +5,7 @@
 #  - build time with a warm dependency cache
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
 #  - a QEMU cluster up against one master alone
+#  - PXE boot (dnsmasq, TFTP) against direct kernel boot of the same images, and the bytes each machine fetches
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 TOP=$KILN_TOP
@@ -98,3 +99,7 @@ if [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ]; then
 	echo "bench: QEMU cluster of $n machines ready in ${all:-(failed)}s; one master alone ${one:-(failed)}s;" \
 		"ratio $(awk -v a="${all:-0}" -v b="${one:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (2 cores, TCG)"
 fi
+
+
+# PXE boot against direct kernel boot of the same images, and the bytes per machine (also alone: bench-pxe.sh).
+sh "$KILN_TOP/scripts/bench-pxe.sh"

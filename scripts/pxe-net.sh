@@ -1,5 +1,6 @@
 # pxe-net.sh: a private PXE network for the tests and the benchmark (sourced): a network namespace with a bridge,
-# taps tap1..tapN on it, and dnsmasq serving a PXE tree's dnsmasq.conf (DHCP, TFTP) on that bridge only. Nothing
+# taps tap1..tapN on it, dnsmasq serving a PXE tree's dnsmasq.conf (DHCP, TFTP) on that bridge only, and
+# optionally an HTTP server for the tree. Nothing
 # in the namespace routes anywhere else. QEMU's iPXE waits ~13 s for IPv6 configuration on a link without router
 # advertisements, so dnsmasq also advertises a unique local prefix on the bridge (as QEMU's user network does).
 
@@ -34,8 +35,19 @@ pxe_net_up() {
 	done
 }
 
-# pxe_net_down NS: dnsmasq stopped, the namespace (bridge, taps) deleted. Never fails.
+# pxe_http_up NS DIR ADDR:PORT LOG: busybox's httpd (kiln's own build) serving DIR in the namespace, each request
+# logged in LOG; its pid in $pxe_httpd_pid.
+pxe_http_up() {
+	ip netns exec "$1" "$KILN_CACHE/busybox/busybox" httpd -f -vv -p "$3" -h "$2" > "$4" 2>&1 &
+	pxe_httpd_pid=$!
+	sleep 0.3
+	kill -0 "$pxe_httpd_pid" 2>/dev/null || { echo "pxe-net: httpd did not start: $(cat "$4")" >&2; return 1; }
+}
+
+# pxe_net_down NS: dnsmasq and httpd stopped, the namespace (bridge, taps) deleted. Never fails.
 pxe_net_down() {
+	[ -z "${pxe_httpd_pid:-}" ] || { kill "$pxe_httpd_pid" 2>/dev/null; wait "$pxe_httpd_pid" 2>/dev/null; }
+	pxe_httpd_pid=
 	[ -z "${pxe_dnsmasq_pid:-}" ] || { kill "$pxe_dnsmasq_pid" 2>/dev/null; wait "$pxe_dnsmasq_pid" 2>/dev/null; }
 	pxe_dnsmasq_pid=
 	if ip netns list 2>/dev/null | grep -q "^$1\\b"; then ip netns del "$1" 2>/dev/null; fi

@@ -4,11 +4,11 @@
 # gets its role and identity and reaches ready, diskless on tmpfs. Then through dnsmasq with the tree's dnsmasq.conf,
 # serving DHCP and TFTP on a bridge inside a network namespace this test creates and deletes: p1 with a blank disk
 # makes its DATA partition and keeps etcd's data across a reboot into the tree again; p2 boots; an unknown MAC
-# reaches the halt message and is served no identity. One VM at a time.
+# reaches the halt message and is served no identity; HTTP boot (lpxelinux) of the same tree. One VM at a time.
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 27
+plan 29
 . scripts/pxe-net.sh
 T=$VM_DIR/pxe
 ns=kiln-pxe-$$
@@ -146,4 +146,24 @@ if [ -n "$xip" ] && echo "$files" | grep -qx kiln/boot.cpio.gz && echo "$files" 
 	ok "no identity and no role image served to it ($xip): $(echo "$files" | tr '\n' ' ')"
 else not_ok "nothing of the cluster served to the unknown MAC"; diag "ip=$xip" "$files"; fi
 vm_kill x
+
+# HTTP boot: the same tree written with --http, served by an HTTP server (kiln's busybox httpd) in the namespace;
+# the firmware fetches lpxelinux.0 over TFTP, and lpxelinux everything else over HTTP.
+pxe_net_down "$ns"
+hurl=http://192.168.0.254:8080/
+if out=$(sh scripts/mk-pxe.sh --out "$T/http" --machines "$T/machines" --http "$hurl" "$T/r" 2>&1) &&
+	grep -qx 'dhcp-boot=lpxelinux.0' "$T/http/dnsmasq.conf" && grep -qx "dhcp-option-force=210,$hurl" "$T/http/dnsmasq.conf" &&
+	pxe_net_up "$ns" "$T/http" "$log" 1 192.168.0.254/24 2> "$T/net.err" &&
+	pxe_http_up "$ns" "$T/http" 192.168.0.254:8080 "$T/httpd.log" 2>> "$T/net.err"; then
+	VM_NETNS=$ns vm_boot_ready h1 "master p1 by HTTP boot (lpxelinux, $hurl)" 150 --mem 768 --mac 52:54:00:00:02:11 \
+		--tap tap1 --pxe "$T/http"
+	got=$(sed -n 's/.*url:\(.*\)/\1/p' "$T/httpd.log")
+	if [ "$(pxe_sent "$log" "$T/http" 192.168.0.31)" = lpxelinux.0 ] && echo "$got" | grep -qx /kiln/master/initramfs.cpio.gz &&
+		echo "$got" | grep -qx /kiln/machines/p1.cpio.gz; then
+		ok "TFTP sent lpxelinux.0 only; HTTP the rest: $(echo "$got" | tr '\n' ' ')"
+	else not_ok "HTTP boot fetches the images over HTTP"; diag "$(pxe_sent "$log" "$T/http" 192.168.0.31)" "$(cat "$T/httpd.log")"; fi
+	vm_kill h1
+else
+	not_ok "an HTTP boot tree and its server"; diag "$out" "$(cat "$T/net.err")"; not_ok "HTTP boot"
+fi
 done_testing

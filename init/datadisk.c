@@ -6,12 +6,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/mount.h> /* BLKRRPART */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
+#include <sys/mount.h> /* BLKRRPART */
 #include <unistd.h>
 
 #define MKE2FS "/sbin/mke2fs"

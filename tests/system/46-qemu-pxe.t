@@ -109,8 +109,9 @@ if vm_wait_exit d1 60; then ok "initctl reboot ends QEMU (-no-reboot)"; else not
 # Reimaging a diskless machine is a reboot into the tree: the same disk, PXE again.
 VM_NETNS=$ns vm_boot_ready d2 "p1 again through dnsmasq, same disk" 150 --mem 768 --mac 52:54:00:00:02:11 \
 	--tap tap1 --pxe "$P" --data "$T/p1-disk.img"
-if ! vm_log d2 | grep -q 'kiln: data: .*making' && ! vm_log d2 | grep -q 'no data partition'; then
-	ok "the second boot finds kiln-data and formats nothing"
+if ! vm_log d2 | grep -q 'kiln: data: .*making' && ! vm_log d2 | grep -q 'no data partition' &&
+	vm_log d2 | grep -q '^kiln-data: clean' && ! vm_log d2 | grep -q 'recovering journal'; then
+	ok "the second boot finds kiln-data, unmounted cleanly by the reboot, and formats nothing"
 else not_ok "the second boot mounts the existing DATA"; diag "$(vm_log d2 | grep 'kiln:' | head)"; fi
 out=$(vm_run d2 "etcdctl get pxe-key --print-value-only" 40)
 case $out in *"kept-$$"*) ok "etcd's key survived the reboot on DATA" ;; *) not_ok "etcd's key survived the reboot"; diag "$out" ;; esac

@@ -99,8 +99,9 @@ $(OUT)/cluster/cluster.env: $(KILN_TOOL) $(CLUSTER) rootfs/etc/passwd
 	@touch $@
 machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive and disk image under out/machines/
 	@$(S)/mk-machines.sh $(OUT)/cluster
-pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: pxelinux.cfg per MAC, dnsmasq.conf
-	@$(S)/mk-pxe.sh $(OUT)/cluster
+# PXE_HTTP=URL: the tree will be served there over HTTP (lpxelinux); PXE_INTERFACE=IF: dnsmasq's interface.
+pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: kernels, initramfs, identities, pxelinux.cfg per MAC, dnsmasq.conf
+	@$(S)/mk-pxe.sh $(if $(PXE_HTTP),--http $(PXE_HTTP)) $(if $(PXE_INTERFACE),--interface $(PXE_INTERFACE)) $(OUT)/cluster
 cluster: machines ## boot every machine in QEMU on a private network (netns); returns when all are ready
 	@$(S)/cluster.sh up $(OUT)/cluster
 cluster-down: ## power the QEMU cluster off and delete its network namespace

@@ -106,7 +106,7 @@ static int ext4_label(const char *dev, char *label, size_t len)
 }
 
 /* devtmpfs normally has the node; without it, make one from the numbers sysfs gives. */
-static void dev_node(const char *name, const char *path)
+void block_dev_node(const char *name, const char *path)
 {
 	char sys[300], *t, *colon;
 	if (access(path, F_OK) == 0)
@@ -128,7 +128,7 @@ int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 			if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
 				continue;
 			snprintf(path, sizeof path, "/dev/%s", e->d_name);
-			dev_node(e->d_name, path);
+			block_dev_node(e->d_name, path);
 			if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, label)) {
 				snprintf(dev, devlen, "%s", path);
 				closedir(d);
@@ -226,7 +226,7 @@ int early_switch_root(const char *label, char **argv)
 	return -1;
 }
 
-static int run_wait(char *const argv[])
+int early_run(char *const argv[])
 {
 	int status;
 	pid_t pid = fork();
@@ -254,14 +254,17 @@ static int dir_empty(const char *path)
 	return empty;
 }
 
-int early_data(void)
+/* DATA: the ext4 labelled kiln-data on any disk; with kiln.data_format_blank, made on a blank disk when no
+ * disk has one; else a tmpfs, said on the console (a diskless machine keeps nothing across a reboot). */
+int early_data(int format_blank)
 {
 	char dev[300];
 	mkdir_p("/data", 0755);
-	if (find_ext4_label("kiln-data", dev, sizeof dev, 300) == 0) {
+	if (find_ext4_label("kiln-data", dev, sizeof dev, 300) == 0 ||
+	    (format_blank && data_format_blank("kiln-data", dev, sizeof dev) == 0)) {
 		if (access("/sbin/e2fsck", X_OK) == 0) {
 			char *argv[] = {"/sbin/e2fsck", "-p", dev, NULL};
-			int rc = run_wait(argv);
+			int rc = early_run(argv);
 			if (rc >= 4)
 				say("kiln: data: e2fsck %s exited %d", dev, rc);
 		}

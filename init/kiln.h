@@ -102,6 +102,7 @@ struct cmdline {
 	char root[64];
 	char ip[64];
 	int shell;
+	int data_format_blank; /* kiln.data_format_blank: make DATA on a blank disk when there is none */
 };
 void cmdline_parse(const char *s, struct cmdline *c);
 
@@ -136,11 +137,24 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 		    char **out, int *nout, int max);
 int modules_load_all(const char *list_path);
 
+/* ---- a blank disk and its DATA partition (mbr.c: pure; datadisk.c) ---- */
+#define MBR_FIRST_SECTOR 2048u  /* DATA starts at 1 MiB, aligned for any disk */
+#define MBR_MIN_SECTORS 131072u /* and has at least 64 MiB */
+#define BLANK_HEAD (2u << 20)   /* blank = the first 2 MiB (tables, signatures, a first partition's start) */
+#define BLANK_TAIL (1u << 20)   /* and the last MiB (GPT backup, RAID and ZFS labels) read as zero */
+int region_is_zero(const unsigned char *buf, size_t len);
+/* One primary Linux partition from MBR_FIRST_SECTOR to the end of the disk (at most 2^32-1 sectors);
+ * -1 when the disk is too small. */
+int mbr_build(unsigned char mbr[512], uint64_t disk_sectors, uint32_t disk_id);
+int data_format_blank(const char *label, char *dev, size_t devlen);
+
 /* ---- early boot (early.c, net.c) ---- */
 int early_mounts(void);
 int early_switch_root(const char *label, char **argv);
 int early_root_bind(void);
-int early_data(void);
+int early_data(int format_blank);
+int early_run(char *const argv[]);
+void block_dev_node(const char *name, const char *path);
 void early_hostname(void);
 void early_sysctl(const char *path);
 int net_setup(const struct cmdline *c);

@@ -60,7 +60,7 @@ static void early_boot(char **argv)
 	}
 	if (root_is_initramfs())
 		early_root_bind();
-	early_data();
+	early_data(c.data_format_blank);
 	early_hostname();
 	net_setup(&c);
 	early_sysctl("/etc/kiln/sysctl");
@@ -131,8 +131,10 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		int64_t now = now_ms();
 		svc_tick(now);
 		control_tick(now);
-		if (shutting_down && svc_all_stopped())
+		if (shutting_down && svc_all_stopped()) {
+			svc_close_logs();
 			shutdown_final(shutting_down, sandbox);
+		}
 		arm_timer(tfd, nearest(svc_next_deadline(), control_next_deadline()));
 		if (want > cap) {
 			struct pollfd *np = realloc(p, sizeof *p * (size_t)want);

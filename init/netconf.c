@@ -23,6 +23,8 @@ void cmdline_parse(const char *s, struct cmdline *c)
 			snprintf(c->ip, sizeof c->ip, "%s", w[i] + 8);
 		else if (!strcmp(w[i], "kiln.shell"))
 			c->shell = 1;
+		else if (!strcmp(w[i], "kiln.data_format_blank"))
+			c->data_format_blank = 1;
 	}
 }
 

@@ -60,10 +60,10 @@ static int writable_mounts(char **dirs, int max)
 	char *text = read_text("/proc/self/mounts", NULL), *line, *next;
 	int n = 0;
 	for (line = text; line && n < max; line = next) {
-		char *w[5];
+		char *w[8]; /* six fields: split_args refuses a line with more words than it has room for */
 		if ((next = strchr(line, '\n')))
 			*next++ = '\0';
-		if (split_args(line, w, 5) >= 3 && holds_data(w[1], w[2]) && (dirs[n] = strdup(w[1])))
+		if (split_args(line, w, 8) >= 3 && holds_data(w[1], w[2]) && (dirs[n] = strdup(w[1])))
 			n++;
 	}
 	free(text);

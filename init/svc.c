@@ -479,6 +479,16 @@ int svc_all_stopped(void)
 	return 1;
 }
 
+/* The last step before unmounting: a log file init holds open keeps /data busy, left uncleanly unmounted. */
+void svc_close_logs(void)
+{
+	for (int i = 0; i < nsvcs; i++) {
+		if (svcs[i].log_r >= 0)
+			log_readable(&svcs[i]); /* what the service wrote last */
+		logfile_close(&svcs[i].log);
+	}
+}
+
 void svc_begin_shutdown(int cmd)
 {
 	if (!shutting_down)

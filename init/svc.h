@@ -67,6 +67,7 @@ struct svc *svc_find(const char *name);
 const char *svc_state_name(enum svc_state st);
 int svc_all_stopped(void);
 void svc_begin_shutdown(int cmd);
+void svc_close_logs(void);
 
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */
 pid_t spawn_service(struct svc *s, int notify_w);

@@ -6,6 +6,7 @@
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
 #  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
 #  - a QEMU cluster up against one master alone
+#  - PXE boot (dnsmasq, TFTP) against direct kernel boot of the same images, and the bytes each machine fetches
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 TOP=$KILN_TOP
@@ -103,3 +104,6 @@ if [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ]; then
 	echo "bench: QEMU cluster of $n machines ready in ${all:-(failed)}s; one master alone ${one:-(failed)}s;" \
 		"ratio $(awk -v a="${all:-0}" -v b="${one:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (2 cores, TCG)"
 fi
+
+# PXE boot against direct kernel boot of the same images, and the bytes per machine (also alone: bench-pxe.sh).
+sh "$KILN_TOP/scripts/bench-pxe.sh"

@@ -1,65 +1,144 @@
 #!/bin/sh
-# mk-pxe.sh RENDERED: the PXE boot tree out/pxe/ for every machine of the cluster: pxelinux, each role's
-# kernel and initramfs once, each machine's identity archive, pxelinux.cfg/01-<mac> per machine, a default
-# entry that names an unknown machine and halts, and a dnsmasq configuration for a real network.
+# mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED: the PXE boot tree (default out/pxe/)
+# for every machine of a rendered cluster: pxelinux.0 and lpxelinux.0 (HTTP), ldlinux.c32, each role's kernel and
+# initramfs once, each machine's identity archive (from --machines, default out/machines/<name>/identity.cpio.gz),
+# pxelinux.cfg/01-<mac> per machine, a default entry that names an unknown machine and halts, and dnsmasq.conf:
+# static DHCP leases by MAC, TFTP of this tree, the boot file; with --http URL (where this tree is served over HTTP)
+# the boot file is lpxelinux.0 and everything after it comes over HTTP.
+# Every input is checked before anything is written; the tree is built aside and renamed into place.
 . "$(dirname "$0")/lib.sh"
 
-rendered=${1:?usage: mk-pxe.sh RENDERED}
-. "$rendered/cluster.env"
-final=$KILN_OUT/pxe
-t=$final.tmp
-rm -rf "$t"; mkdir -p "$t/pxelinux.cfg" "$t/kiln/machines"
-cp /usr/lib/PXELINUX/pxelinux.0 /usr/lib/PXELINUX/lpxelinux.0 /usr/lib/syslinux/modules/bios/ldlinux.c32 "$t/"
-for role in master node; do
-	mkdir -p "$t/kiln/$role"
-	cp "$KILN_OUT/$role/vmlinuz" "$KILN_OUT/$role/initramfs.cpio.gz" "$t/kiln/$role/"
+final=$KILN_OUT/pxe machines=$KILN_OUT/machines http= iface=
+while [ $# -gt 1 ]; do
+	case $1 in
+	--out) final=$2; shift 2 ;;
+	--machines) machines=$2; shift 2 ;;
+	--http) http=$2; shift 2 ;;
+	--interface) iface=$2; shift 2 ;;
+	*) die "unknown option '$1' (usage: mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED)" ;;
+	esac
 done
-cp "$KILN_BUILD/boot.cpio.gz" "$t/kiln/boot.cpio.gz"
+rendered=${1:?usage: mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED}
+[ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: no rendered cluster (run 'make' first)"
+. "$rendered/cluster.env"
+case $http in
+'') ;;
+http://*/) ;;
+*) die "--http '$http': expected the tree's URL, http://HOST[:PORT]/PATH/ (with the final /; lpxelinux has no https)" ;;
+esac
+case $iface in *[!A-Za-z0-9._-]*) die "--interface '$iface': not an interface name" ;; esac
 
-# Unknown MACs boot the small first stage with a script as PID 1 that names the machine and halts;
-# IPAPPEND 2 hands it BOOTIF=01-<mac>. It carries no identity at all.
+pxelinux=/usr/lib/PXELINUX/pxelinux.0 lpxelinux=/usr/lib/PXELINUX/lpxelinux.0
+ldlinux=/usr/lib/syslinux/modules/bios/ldlinux.c32 boot=$KILN_BUILD/boot.cpio.gz
+need() { [ -f "$1" ] || die "$1: missing ($2)"; }
+for f in "$pxelinux" "$lpxelinux" "$ldlinux"; do need "$f" "packages pxelinux and syslinux-common: run 'make deps'"; done
+need "$boot" "the first-stage initramfs the unknown-machine entry boots: run 'make pxe'"
+
+field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
+roles=
+for m in $MASTERS $NODES; do
+	role=$(field "$m" ROLE) mac=$(field "$m" MAC)
+	echo "$mac" | grep -Eqx '([0-9a-f]{2}:){5}[0-9a-f]{2}' || die "machine $m: MAC '$mac' is not six lowercase hex pairs"
+	need "$machines/$m/identity.cpio.gz" "machine $m's identity archive: run 'make machines'"
+	case " $roles " in *" $role "*) ;; *) roles="$roles $role" ;; esac
+done
+for role in $roles; do
+	need "$KILN_OUT/$role/vmlinuz" "the $role kernel: run 'make $role'"
+	need "$KILN_OUT/$role/initramfs.cpio.gz" "the $role initramfs: run 'make $role'"
+done
+[ -n "$roles" ] || die "$rendered: the cluster has no machines"
+
+t=$final.tmp
+trap 'rm -rf "$t"' EXIT
+rm -rf "$t"; mkdir -p "$t/pxelinux.cfg" "$t/kiln/machines"
+cp "$pxelinux" "$lpxelinux" "$ldlinux" "$t/"
+first_kernel=
+for role in $roles; do
+	mkdir -p "$t/kiln/$role"
+	cp "$KILN_OUT/$role/initramfs.cpio.gz" "$t/kiln/$role/"
+	# The roles share the Debian kernel: one file on disk, a name per role.
+	if [ -n "$first_kernel" ] && cmp -s "$first_kernel" "$KILN_OUT/$role/vmlinuz"; then
+		ln "$first_kernel" "$t/kiln/$role/vmlinuz"
+	else
+		cp "$KILN_OUT/$role/vmlinuz" "$t/kiln/$role/vmlinuz"
+		first_kernel=$t/kiln/$role/vmlinuz
+	fi
+done
+cp "$boot" "$t/kiln/boot.cpio.gz"
+set -- $roles
+unknown_kernel=kiln/$1/vmlinuz
+
+# pxelinux speaks on the first serial port too, so a machine with a serial console (and QEMU) shows what it loads.
+# Unknown MACs boot the small first stage with a script as PID 1 that names the machine and halts; IPAPPEND 2
+# hands it BOOTIF=01-<mac>. It carries no identity at all.
 cat > "$t/pxelinux.cfg/default" <<-EOF
 	# kiln: a machine whose MAC is not in the cluster file
+	SERIAL 0 115200
 	DEFAULT unknown
 	PROMPT 0
 	LABEL unknown
-	  KERNEL kiln/node/vmlinuz
+	  KERNEL $unknown_kernel
 	  INITRD kiln/boot.cpio.gz
 	  APPEND console=tty0 console=ttyS0,115200 quiet rdinit=/usr/libexec/kiln-unknown-machine
 	  IPAPPEND 2
 EOF
 
-dhcp_hosts=
+append="console=tty0 console=ttyS0,115200 quiet"
+[ "${IMAGE_DATA_FORMAT_BLANK:-no}" = yes ] && append="$append kiln.data_format_blank"
+dhcp_hosts= n=0
 for m in $MASTERS $NODES; do
-	v=$(echo "$m" | tr - _)
-	eval "role=\$MACHINE_${v}_ROLE mac=\$MACHINE_${v}_MAC addr=\$MACHINE_${v}_ADDRESS"
-	cp "$KILN_OUT/machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
-	f=01-$(echo "$mac" | tr 'A-F:' 'a-f-')
-	cat > "$t/pxelinux.cfg/$f" <<-EOF
+	n=$((n + 1))
+	role=$(field "$m" ROLE) mac=$(field "$m" MAC) addr=$(field "$m" ADDRESS)
+	cp "$machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
+	cat > "$t/pxelinux.cfg/01-$(echo "$mac" | tr : -)" <<-EOF
 		# kiln: $m ($role, $addr)
+		SERIAL 0 115200
 		DEFAULT kiln
 		PROMPT 0
 		LABEL kiln
 		  KERNEL kiln/$role/vmlinuz
 		  INITRD kiln/$role/initramfs.cpio.gz,kiln/machines/$m.cpio.gz
-		  APPEND console=tty0 console=ttyS0,115200 quiet
+		  APPEND $append
 	EOF
-	dhcp_hosts="${dhcp_hosts}dhcp-host=$mac,${addr%/*},$m
+	dhcp_hosts="${dhcp_hosts}dhcp-host=$mac,$addr,$m
 "
 done
 
+# The infrastructure range as dnsmasq wants it: network address and netmask.
+prefix=${INFRA_CIDR#*/}
+mask=$(( (0xffffffff << (32 - prefix)) & 0xffffffff ))
+netmask="$((mask >> 24 & 255)).$((mask >> 16 & 255)).$((mask >> 8 & 255)).$((mask & 255))"
+if [ -n "$INFRA_GATEWAY" ]; then router="dhcp-option=option:router,$INFRA_GATEWAY"
+else router="dhcp-option=option:router"; fi
+if [ -n "$iface" ]; then iface_line="interface=$iface"
+else iface_line="# interface=eth1                 # the cluster network's interface (or --interface=...)"; fi
+if [ -n "$http" ]; then
+	boot_lines="dhcp-boot=lpxelinux.0
+dhcp-option-force=210,$http"
+else
+	boot_lines="dhcp-boot=pxelinux.0
+# HTTP boot (faster for big images): serve this folder at some URL with any HTTP server, then instead:
+# dhcp-boot=lpxelinux.0
+# dhcp-option-force=210,http://SERVER:PORT/PATH/  (the folder's URL; or make pxe PXE_HTTP=URL)"
+fi
 cat > "$t/dnsmasq.conf" <<-EOF
-	# kiln: DHCP with a static lease per machine of the cluster file, and TFTP of this tree.
-	# Run: dnsmasq --conf-file=THIS --interface=<the cluster network's interface> --tftp-root=<this folder>
+	# kiln: cluster $CLUSTER_NAME: DHCP with a static lease per machine of the cluster file, and TFTP of this tree.
+	# Run: dnsmasq --conf-file=THIS [--interface=IF]. Machines keep their identity's static address once booted;
+	# DHCP only serves the firmware and pxelinux. Unknown MACs get no address unless a dynamic range is added:
+	# dhcp-range=<first>,<last>,2m  (free addresses) lets them boot the entry that names them and halts.
 	port=0
+	$iface_line
 	bind-interfaces
-	dhcp-range=${INFRA_CIDR%/*},static
+	dhcp-range=${INFRA_CIDR%/*},static,$netmask
 	dhcp-authoritative
+	$router
 	${dhcp_hosts}
 	enable-tftp
-	dhcp-boot=pxelinux.0
-	# HTTP boot instead: serve this folder over HTTP and use lpxelinux.0 with absolute URLs in pxelinux.cfg.
+	tftp-root=$(cd "$(dirname "$final")" && pwd)/$(basename "$final")
+	$boot_lines
 EOF
-find "$t" -exec touch -h -d "@$(source_date_epoch)" {} +
+sde=$(source_date_epoch)
+find "$t" -exec touch -h -d "@$sde" {} +
 rm -rf "$final"; mv "$t" "$final"
-say "out/pxe: $(ls "$final/pxelinux.cfg" | wc -l) boot entries, $(du -sk "$final" | cut -f1) KiB"
+trap - EXIT
+say "${final#"$KILN_TOP"/}: $n machines ($(echo $roles | tr ' ' ,)) and a default entry, $(du -sk "$final" | cut -f1) KiB"

@@ -1,18 +1,20 @@
 # qemu-args.sh: the QEMU command line kiln's machines boot with (sourced by run-qemu.sh and the tests).
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
 
-# qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--mem MIB] [--smp N] [--mac MAC] [--append ARGS]
-#           [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME]
+# qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--data IMG] [--mem MIB] [--smp N] [--mac MAC]
+#           [--append ARGS] [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME]
 # --user-net puts QEMU's user network on the cluster's infrastructure range, so a guest with a static address
 # from its identity is reachable; --fwd forwards a port of the host's loopback to it (nothing else comes in).
 # --tap puts the machine on a tap device instead (a cluster's private bridge, inside its network namespace).
+# --data adds a second, writable disk (a PXE machine's local disk); --disk's image is a snapshot unless --persist.
 qemu_args() {
 	q_disk= q_kernel= q_initrd= q_mem=${KILN_VM_MEM:-768} q_smp=${KILN_VM_SMP:-1} q_mac=52:54:00:12:34:56 q_append=
-	q_snapshot=on q_pxe= q_usernet= q_fwd= q_tap=
+	q_snapshot=on q_pxe= q_usernet= q_fwd= q_tap= q_data=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--disk) q_disk=$2; shift 2 ;;
 		--persist) q_snapshot=off; shift ;;
+		--data) q_data=$2; shift 2 ;;
 		--pxe) q_pxe=$2; shift 2 ;;
 		--mem) q_mem=$2; shift 2 ;;
 		--smp) q_smp=$2; shift 2 ;;
@@ -38,5 +40,6 @@ qemu_args() {
 		set -- "$@" -kernel "$q_kernel" -initrd "$q_initrd" \
 			-append "console=ttyS0,115200 quiet panic=-1 $q_append"
 	fi
+	[ -z "$q_data" ] || set -- "$@" -drive "file=$q_data,format=raw,if=virtio"
 	QEMU_ARGS=$(for a in "$@"; do printf "'%s' " "$a"; done)
 }

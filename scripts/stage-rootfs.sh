@@ -64,6 +64,8 @@ copy_host_path() {
 	p=$1
 	dir=$(cd "${p%/*}" 2>/dev/null && pwd -P) || die "$p: no such directory on the build host"
 	canon=$dir/${p##*/}
+	# A program image.conf names replaces busybox's applet of that name (e2fsprogs' mke2fs: ext4, not ext2).
+	[ "$(readlink "$st$canon" 2>/dev/null)" != /usr/bin/busybox ] || rm -f "$st$canon"
 	[ -e "$st$canon" ] || [ -L "$st$canon" ] && return 0
 	mkdir -p "$st$dir"
 	if [ -L "$canon" ]; then
@@ -111,7 +113,7 @@ install_binaries() {
 	if [ -s "$st.hostfiles" ]; then
 		sort -u "$st.hostfiles" | while read -r f; do
 			pkg=$(dpkg -S "$f" 2>/dev/null | head -n 1 | cut -d: -f1)
-			[ -n "$pkg" ] || pkg=$(dpkg -S "$(echo "$f" | sed 's|^/usr/lib/|/lib/|')" 2>/dev/null | head -n 1 | cut -d: -f1)
+			[ -n "$pkg" ] || pkg=$(dpkg -S "$(echo "$f" | sed 's|^/usr/|/|')" 2>/dev/null | head -n 1 | cut -d: -f1)
 			ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
 			origin "$f" "deb:${pkg:-unknown} ${ver}"
 		done

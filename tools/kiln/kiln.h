@@ -92,6 +92,7 @@ struct cluster {
 	long ca_days, leaf_days;
 	int console_shell;
 	long boot_mib, slot_mib, data_mib;
+	int data_format_blank; /* a diskless (PXE) machine may make DATA on a disk that is entirely blank */
 	/* derived */
 	uint32_t service_ip, dns_ip;
 };

@@ -12,7 +12,8 @@ static const char *const net_keys[] = {"infrastructure", "gateway", "services", 
 static const char *const machine_keys[] = {"name", "mac", "address", NULL};
 static const char *const backup_keys[] = {"interval", "keep", "copy_to", NULL};
 static const char *const pki_keys[] = {"ca_days", "leaf_days", NULL};
-static const char *const image_keys[] = {"console_shell", "boot_mib", "slot_mib", "data_mib", NULL};
+static const char *const image_keys[] = {"console_shell", "boot_mib", "slot_mib", "data_mib", "data_format_blank",
+					 NULL};
 
 static const char *kind_name(const struct ynode *n)
 {
@@ -270,6 +271,7 @@ static void read_options(const struct ynode *root, struct cluster *c, struct dia
 		get_long(n, "boot_mib", "image", 16, 1 << 20, &c->boot_mib, d);
 		get_long(n, "slot_mib", "image", 64, 1 << 20, &c->slot_mib, d);
 		get_long(n, "data_mib", "image", 64, 1 << 24, &c->data_mib, d);
+		get_bool(n, "data_format_blank", "image", &c->data_format_blank, d);
 	}
 }
 

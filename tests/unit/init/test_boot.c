@@ -1,5 +1,5 @@
 /* test_boot.c: early-boot parsing: kernel command line, the identity's network file, modules.dep
- * resolution order; and log rotation in a temporary folder. */
+ * resolution order; the blank-disk check and DATA's partition table; and log rotation in a temporary folder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +22,57 @@ static void cmdline(void **state)
 	assert_string_equal(c.root, "kiln-sys-a");
 	assert_string_equal(c.ip, "192.168.0.11/24,192.168.0.1");
 	assert_int_equal(c.shell, 1);
+	assert_int_equal(c.data_format_blank, 0);
 	cmdline_parse("quiet", &c);
 	assert_string_equal(c.root, "");
 	assert_int_equal(c.shell, 0);
+	cmdline_parse("console=ttyS0 kiln.data_format_blank", &c);
+	assert_int_equal(c.data_format_blank, 1);
+	cmdline_parse("kiln.data_format_blank=no kiln.data_format_blankx", &c); /* only the exact word */
+	assert_int_equal(c.data_format_blank, 0);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void blank_region(void **state)
+{
+	static unsigned char buf[BLANK_HEAD];
+	(void)state;
+	assert_true(region_is_zero(buf, sizeof buf));
+	buf[sizeof buf - 1] = 1; /* one byte anywhere, even the last, and the disk is not blank */
+	assert_false(region_is_zero(buf, sizeof buf));
+	buf[sizeof buf - 1] = 0;
+	buf[1024 + 0x38] = 0x53; /* half an ext4 magic */
+	assert_false(region_is_zero(buf, sizeof buf));
+	assert_true(region_is_zero(buf, 1024));
+}
+
+static void data_mbr(void **state)
+{
+	unsigned char m[512];
+	const unsigned char *e = m + 446;
+	(void)state;
+	memset(m, 0xaa, sizeof m);
+	assert_int_equal(mbr_build(m, 1048576, 0x12345678), 0); /* 512 MiB */
+	assert_int_equal(le32(m + 440), 0x12345678);
+	assert_int_equal(e[0], 0);    /* not bootable */
+	assert_int_equal(e[4], 0x83); /* Linux */
+	assert_int_equal(le32(e + 8), 2048);
+	assert_int_equal(le32(e + 12), 1048576 - 2048);
+	assert_true(region_is_zero(m + 462, 48)); /* partitions 2-4 empty */
+	assert_true(region_is_zero(m, 440));      /* no boot code */
+	assert_int_equal(m[510], 0x55);
+	assert_int_equal(m[511], 0xaa);
+	/* over 2 TiB: the partition stops at what 32 bits count */
+	assert_int_equal(mbr_build(m, 10ull << 31, 1), 0);
+	assert_int_equal(le32(e + 12), 0xffffffffu);
+	/* under 1 MiB + 64 MiB: refused */
+	assert_int_equal(mbr_build(m, 2048 + 131072 - 1, 1), -1);
+	assert_int_equal(mbr_build(m, 2048 + 131072, 1), 0);
+	assert_int_equal(le32(e + 12), 131072);
 }
 
 static void network_file(void **state)
@@ -165,6 +213,8 @@ int main(void)
 		cmocka_unit_test(network_file),
 		cmocka_unit_test(network_file_many_routes),
 		cmocka_unit_test(kernel_ip),
+		cmocka_unit_test(blank_region),
+		cmocka_unit_test(data_mbr),
 		cmocka_unit_test(modules_order),
 		cmocka_unit_test(log_rotation),
 	};

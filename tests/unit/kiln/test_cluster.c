@@ -68,7 +68,26 @@ static void derived(void **state)
 	assert_non_null(strstr(v, "\nMACHINE_n_1_POD_CIDR=10.200.1.0/24\n"));
 	assert_non_null(strstr(v, "\nINFRA_GATEWAY=192.168.0.1\n"));
 	assert_non_null(strstr(v, "\nDNS_IP=10.254.0.10\n"));
+	assert_non_null(strstr(v, "\nIMAGE_DATA_FORMAT_BLANK=no\n")); /* never format a disk unless asked */
 	free(v);
+	cluster_free(&c);
+}
+
+static void data_format_blank(void **state)
+{
+	struct cluster c;
+	char msg[1024], text[2048], *v;
+	(void)state;
+	snprintf(text, sizeof text, "%simage:\n  data_format_blank: true\n", demo);
+	assert_int_equal(load(text, &c, msg, sizeof msg), 0);
+	assert_string_equal(msg, "");
+	v = cluster_env(&c);
+	assert_non_null(strstr(v, "\nIMAGE_DATA_FORMAT_BLANK=yes\n"));
+	free(v);
+	cluster_free(&c);
+	snprintf(text, sizeof text, "%simage:\n  data_format_blank: yes\n", demo);
+	assert_int_equal(load(text, &c, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "c.yaml:14: image.data_format_blank: expected true or false, found 'yes'"));
 	cluster_free(&c);
 }
 
@@ -197,7 +216,7 @@ static void pki_reuse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(derived), cmocka_unit_test(messages), cmocka_unit_test(even_masters_warn),
+		cmocka_unit_test(derived), cmocka_unit_test(data_format_blank), cmocka_unit_test(messages), cmocka_unit_test(even_masters_warn),
 		cmocka_unit_test(plan), cmocka_unit_test(pki_reuse),
 	};
 	return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);

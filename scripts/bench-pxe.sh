@@ -1,0 +1,55 @@
+#!/bin/sh
+# bench-pxe.sh: PXE boot against direct kernel boot of the same images, in the same run (part of `make bench`):
+# tests/clusters/pxe.yaml's master and node, each powered on on a tap of a private bridge in a network namespace of
+# its own (scripts/pxe-net.sh), once with -kernel/-initrd (role initramfs + identity archive) and once by PXE from
+# dnsmasq with the tree mk-pxe.sh writes; wall time from QEMU's start to `kiln: ready`. Bytes per machine: what
+# dnsmasq's TFTP sent to its address, sizes from the tree.
+. "$(dirname "$0")/lib.sh"
+cd "$KILN_TOP"
+TOP=$KILN_TOP
+. "$KILN_TOP/tests/system/lib/tap.sh" >/dev/null
+. "$KILN_TOP/tests/system/lib/vm.sh"
+. "$KILN_TOP/scripts/pxe-net.sh"
+b=$VM_DIR/bench
+ns=kiln-bench-pxe-$$
+trap 'vm_cleanup; pxe_net_down "$ns"' EXIT
+now() { date +%s.%N; }
+secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }
+bench_pxe() {
+	x=$b/pxe
+	rm -rf "$x"; mkdir -p "$x/machines/p1" "$x/machines/p2"
+	"$KILN_BUILD/tools/kiln" render "$KILN_TOP/tests/clusters/pxe.yaml" --out "$x/r" --pki "$x/pki" \
+		--rootfs "$KILN_TOP/rootfs" > "$x/log" 2>&1 &&
+		sh "$KILN_TOP/scripts/mk-identity.sh" "$x/r/machines/p1/identity" "$x/machines/p1/identity.cpio.gz" >> "$x/log" 2>&1 &&
+		sh "$KILN_TOP/scripts/mk-identity.sh" "$x/r/machines/p2/identity" "$x/machines/p2/identity.cpio.gz" >> "$x/log" 2>&1 &&
+		sh "$KILN_TOP/scripts/mk-pxe.sh" --out "$x/tree" --machines "$x/machines" "$x/r" >> "$x/log" 2>&1 ||
+		{ echo "bench: cannot build the PXE tree: $(tail -n 1 "$x/log")" >&2; return; }
+	pxe_net_up "$ns" "$x/tree" "$x/dnsmasq.log" 2 192.168.0.254/24 || { pxe_net_down "$ns"; return; }
+	. "$x/r/cluster.env"
+	i=0
+	for m in p1 p2; do
+		i=$((i + 1))
+		eval "role=\$MACHINE_${m}_ROLE mac=\$MACHINE_${m}_MAC addr=\$MACHINE_${m}_ADDRESS"
+		cat "$KILN_OUT/$role/initramfs.cpio.gz" "$x/machines/$m/identity.cpio.gz" > "$x/$m.initrd"
+		s=$(now)
+		VM_NETNS=$ns vm_start "direct-$m" --mem 768 --mac "$mac" --tap "tap$i" "$KILN_OUT/$role/vmlinuz" "$x/$m.initrd"
+		vm_wait "direct-$m" 'kiln: ready:' 180 && direct=$(secs "$s" "$(now)") || direct=
+		vm_kill "direct-$m"
+		s=$(now)
+		VM_NETNS=$ns vm_start "pxe-$m" --mem 768 --mac "$mac" --tap "tap$i" --pxe "$x/tree"
+		vm_wait "pxe-$m" 'kiln: ready:' 180 && pxe=$(secs "$s" "$(now)") || pxe=
+		vm_kill "pxe-$m"
+		bytes=0 shared=0 own=0
+		for f in $(pxe_sent "$x/dnsmasq.log" "$x/tree" "$addr"); do
+			n=$(stat -c %s "$x/tree/$f")
+			bytes=$((bytes + n))
+			case $f in kiln/machines/*) own=$n ;; kiln/*) shared=$((shared + n)) ;; esac
+		done
+		echo "bench: PXE $m ($role): power-on to ready ${pxe:-(failed)}s by PXE (dnsmasq TFTP), ${direct:-(failed)}s by" \
+			"direct kernel boot, ratio $(awk -v a="${pxe:-0}" -v b="${direct:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+		echo "bench: PXE $m ($role): $((bytes / 1024)) KiB sent over TFTP: role kernel and initramfs $((shared / 1024)) KiB" \
+			"(shared by every $role), identity $own bytes, pxelinux and its files $(((bytes - shared - own) / 1024)) KiB"
+	done
+	pxe_net_down "$ns"
+}
+bench_pxe

@@ -22,7 +22,7 @@ VERSION_STAMP := $(BUILD)/.version
 $(shell mkdir -p $(BUILD); v="$(KILN_VERSION) $(SOURCE_DATE_EPOCH)"; \
 	[ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" > $(VERSION_STAMP))
 DEPS_STAMP := $(BUILD)/.deps
-INIT := $(BUILD)/init/init $(BUILD)/init/initctl $(BUILD)/init/kiln-pause
+INIT := $(BUILD)/init/init $(BUILD)/init/initctl $(BUILD)/init/kiln-pause $(BUILD)/init/kiln-halt
 KERNEL := $(KILN_CACHE)/kernel/root/vmlinuz
 BUSYBOX := $(KILN_CACHE)/busybox/busybox
 # Overlay files, and for symlinks (which may point into the image only) the folders holding them.

@@ -45,6 +45,8 @@ skeleton() {
 install_init() {
 	cp "$init_bin" "$st/usr/sbin/init"; origin /usr/sbin/init "build:init/"
 	cp "$initctl_bin" "$st/usr/sbin/initctl"; origin /usr/sbin/initctl "build:init/"
+	# The first stage is also the PXE default entry's image: an unknown machine halts with it.
+	[ "$role" != boot ] || { cp "$KILN_BUILD/init/kiln-halt" "$st/usr/sbin/kiln-halt"; origin /usr/sbin/kiln-halt "build:init/"; }
 }
 
 install_busybox() {

@@ -137,9 +137,10 @@ vm_kill d4
 
 # An unknown MAC: the dynamic range gives it an address, the default entry boots it into the halt message.
 VM_NETNS=$ns vm_start x --mem 512 --mac 52:54:00:00:02:99 --tap tap3 --pxe "$P"
-if vm_wait x 'kiln: unknown machine' 90 && vm_log x | grep -q 'kiln: unknown machine 52:54:00:00:02:99: not in the cluster file, halted'; then
-	ok "the unknown MAC boots the default entry: $(vm_log x | grep -o 'kiln: unknown machine.*')"
-else not_ok "the unknown MAC reaches the halt message"; diag "$(vm_log x | tail -n 20)"; fi
+if vm_wait x 'kiln: unknown machine' 90 && vm_log x | grep -q 'kiln: unknown machine 52:54:00:00:02:99: not in the cluster file, halted' &&
+	vm_wait x 'System halted' 30; then
+	ok "the unknown MAC boots the default entry: $(vm_log x | grep -o 'kiln: unknown machine.*'), and the kernel halts: $(vm_log x | grep -o '[a-z]*: System halted' | head -n 1)"
+else not_ok "the unknown MAC reaches the halt message and halts"; diag "$(vm_log x | tail -n 20)"; fi
 xip=$(sed -n 's/.*DHCPACK(br0) \([0-9.]*\) 52:54:00:00:02:99.*/\1/p' "$log" | tail -n 1)
 files=$(sent_to "${xip:-none}")
 if [ -n "$xip" ] && echo "$files" | grep -qx kiln/boot.cpio.gz && echo "$files" | grep -qx pxelinux.cfg/default &&

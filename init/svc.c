@@ -449,11 +449,15 @@ void svc_stop(struct svc *s, int64_t now)
 	kill(-s->pid, SIGCONT);
 }
 
-/* initctl start: a stopped or failed service waits for its requirements again; a job runs now. */
+/* initctl start: a stopped or failed service waits for its requirements again; a job runs now. One that is still
+ * stopping starts again once it has exited (a start right after a stop must not be lost). */
 void svc_start_request(struct svc *s)
 {
-	if (s->pid > 0)
+	if (s->pid > 0) {
+		if (s->state == ST_STOPPING)
+			s->restart_pending = 1;
 		return;
+	}
 	s->attempt = 0;
 	s->blocked = 0;
 	s->state = svc_is_job(s) ? ST_SCHEDULED : ST_WAITING;

@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 28
+plan 29
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -36,6 +36,10 @@ echo \"app-start $now\" >> $E
 while :; do sleep 0.1; done"
 sb_service app "command = $SB/bin/app
 requires = base"
+# slowstop: takes a second to stop, so that a start can come while it is still stopping.
+sb_script slowstop "trap 'sleep 1; exit 0' TERM
+while :; do sleep 0.1; done"
+sb_service slowstop "command = $SB/bin/slowstop"
 # crashy: fails at once, forever; healthy: needs nothing, must be up at once regardless.
 sb_script crashy "echo \"crashy $now\" >> $SB/crashy; exit 1"
 sb_service crashy "command = $SB/bin/crashy"
@@ -78,7 +82,7 @@ else
 	not_ok "summary printed"; diag "$(cat "$SB/console")"
 fi
 check "degraded line: counts and exactly the failed services" \
-	grep -Eq '^kiln: degraded: 6 of 11 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
+	grep -Eq '^kiln: degraded: 7 of 12 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
 check "the missing binary is reported as not found (while the others run)" \
 	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
 check "a dependency cycle is reported by name" grep -Eq 'cycle: cyc-(a -> cyc-b -> cyc-a|b -> cyc-a -> cyc-b)' "$SB/console"
@@ -124,11 +128,17 @@ check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 14 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 15 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&
 	ctl start healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +ready +[1-9]'"
+check "initctl start while a service is still stopping: it starts again once it has exited" sh -c "
+	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
+	p1=\$(ctl status slowstop | awk 'NR == 2 { print \$3 }')
+	ctl stop slowstop && ctl start slowstop && ctl status slowstop | grep -Eq '^slowstop +stopping' && sleep 2.5 &&
+	s=\$(ctl status slowstop) && echo \"\$s\" && echo \"\$s\" | grep -Eq '^slowstop +ready +[1-9]' &&
+	[ \"\$(echo \"\$s\" | awk 'NR == 2 { print \$3 }')\" != \"\$p1\" ]"
 before=$(sb_pid healthy)
 sb_ctl restart healthy >/dev/null 2>&1
 sleep 0.5

@@ -247,8 +247,8 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	fi
 	sandbox_boot master "$T/root-master" "$O/cluster/machines/$MASTER/identity" "$MASTER_IP"
 	sandbox_stop
-	check "master $MASTER in the sandbox: etcd and the four doubles ready" sh -c "
-		cat '$T/master.console'; grep -Eq '^kiln: ready: 5 services in' '$T/master.console'"
+	check "master $MASTER in the sandbox: etcd, the backup receiver and the four doubles ready" sh -c "
+		cat '$T/master.console'; grep -Eq '^kiln: ready: 6 services in' '$T/master.console'"
 	check "master $MASTER: each double ran as kube (201), its flags expanded, every file they name readable" \
 		doubles_ok "$T/root-master" 201 "$MASTER_COMPONENTS"
 	check "master $MASTER: every cert/key pair the control plane was given matches" pairs_ok "$T/root-master"

@@ -49,11 +49,11 @@ syslinux_cfg() {
 	LABEL a
 	  KERNEL /vmlinuz-a
 	  INITRD /initrd-a.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet kiln.root=kiln-sys-a
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-a
 	LABEL b
 	  KERNEL /vmlinuz-b
 	  INITRD /initrd-b.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet kiln.root=kiln-sys-b
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-b
 	EOF
 }
 

@@ -3,13 +3,14 @@
 # stage is not an initramfs), is tried once: the kernel panics, resets itself (panic=10), and syslinux, whose
 # boot-once was spent, boots v1 again, which says the upgrade rolled back. Then the power is cut (QEMU killed) in
 # the middle of writing v2 into the other slot: the machine boots v1 unharmed, its etcd keys there, and says
-# the write was interrupted. Each QEMU run ends at a reset (-no-reboot).
+# the write was interrupted. Last, v5, whose service takes longer to become ready than the upgrade's deadline:
+# init gives the trial up at the deadline and v1 is back. Each QEMU run ends at a reset (-no-reboot).
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 11
+plan 15
 T=$VM_DIR/up
-mkdir -p "$T/media/v2" "$T/media/v4"
+mkdir -p "$T/media/v2" "$T/media/v4" "$T/media/v5"
 sys=$KILN_OUT/master/system.img
 v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
 [ -f "$sys" ] && [ -n "$v1" ] || bail "no $sys: run make"
@@ -28,6 +29,8 @@ variant "$T/media/v2" v2-test
 head -c 4096 /dev/zero > "$T/not-an-initramfs"
 variant "$T/media/v4" v4-panic "rm /boot/initrd.gz
 write $T/not-an-initramfs /boot/initrd.gz"
+printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 600\n' > "$T/slow"
+variant "$T/media/v5" v5-slow "write $T/slow /etc/kiln/services/slow"
 mke2fs -q -F -t ext4 -L kiln-media -d "$T/media" "$T/media.img" 400M || bail "cannot make the media disk"
 rm -rf "$T/media"
 media() { # NAME: the media disk mounted on /tmp/media
@@ -68,6 +71,22 @@ else not_ok "v1 unharmed after the power cut"; diag "$out"; fi
 if echo "$out" | grep -q '^last upgrade: rolled back: slot b (version unknown) was interrupted while being written'; then
 	ok "initctl status says the write was interrupted"
 else not_ok "initctl status after the power cut"; diag "$out"; fi
-vm_send f4 "initctl poweroff"
-if vm_wait_exit f4 60; then ok "poweroff"; else not_ok "poweroff"; fi
+
+media f4
+vm_send f4 "initctl upgrade /tmp/media/v5/system.img --deadline 40"
+if vm_wait_exit f4 240 && vm_log f4 | grep -q 'kiln-upgrade: slot b (v5-slow) armed'; then ok "v5 armed in slot B, deadline 40 s"
+else not_ok "v5 armed"; diag "$(vm_log f4 | grep -a kiln | tail -n 15)"; fi
+vm_start f5 $args
+if vm_wait f5 'kiln: upgrade: trial boot' 120 && vm_wait_exit f5 150 &&
+	vm_log f5 | grep -q 'kiln: upgrade: trial failed (not ready within 40s): rebooting into the default slot'; then
+	ok "v5's trial is given up at its deadline, with no boot summary: init reboots"
+else not_ok "v5's trial given up at the deadline"; diag "$(vm_log f5 | grep -a kiln | tail -n 15)"; vm_kill f5; fi
+vm_boot_ready f6 "the boot after v5's trial" 150 $args
+out=$(vm_run f6 "cat /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
+if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: running, default' &&
+	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v5-slow) did not become ready within 40s'; then
+	ok "back on v1, and initctl status says v5 did not become ready within 40s"
+else not_ok "back on v1 after v5"; diag "$out"; fi
+vm_send f6 "initctl poweroff"
+if vm_wait_exit f6 60; then ok "poweroff"; else not_ok "poweroff"; fi
 done_testing

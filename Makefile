@@ -22,7 +22,7 @@ VERSION_STAMP := $(BUILD)/.version
 $(shell mkdir -p $(BUILD); v="$(KILN_VERSION) $(SOURCE_DATE_EPOCH)"; \
 	[ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$$v" ] || echo "$$v" > $(VERSION_STAMP))
 DEPS_STAMP := $(BUILD)/.deps
-INIT := $(BUILD)/init/init $(BUILD)/init/initctl $(BUILD)/init/kiln-pause $(BUILD)/init/kiln-halt
+INIT := $(BUILD)/init/init $(BUILD)/init/initctl $(BUILD)/init/kiln-pause $(BUILD)/init/kiln-halt $(BUILD)/init/kiln-adv
 KERNEL := $(KILN_CACHE)/kernel/root/vmlinuz
 BUSYBOX := $(KILN_CACHE)/busybox/busybox
 # Overlay files, and for symlinks (which may point into the image only) the folders holding them.
@@ -74,12 +74,13 @@ $(OUT)/$(1)/vmlinuz: $$(KERNEL)
 $(OUT)/$(1)/initramfs.cpio.gz: $(BUILD)/stage/$(1).origins $$(S)/mk-initramfs.sh
 	@$$(S)/mk-initramfs.sh $(BUILD)/stage/$(1) $$@
 $(OUT)/$(1)/disk.img: $(BUILD)/stage/$(1).origins $(BUILD)/boot.cpio.gz $$(S)/mk-disk.sh
-	@$$(S)/mk-disk.sh $(1) $$@
+	@$$(S)/mk-disk.sh --system $(OUT)/$(1)/system.img $(1) $$@
+$(OUT)/$(1)/system.img: $(OUT)/$(1)/disk.img
 $(OUT)/$(1)/manifest.txt: $(BUILD)/stage/$(1).origins $$(S)/manifest.sh
 	@$$(S)/manifest.sh $(BUILD)/stage/$(1) $$< $$@
 $(OUT)/$(1)/components.txt: $(BUILD)/stage/$(1).origins
 	@mkdir -p $$(@D) && cp $(BUILD)/stage/$(1)/etc/kiln/components $$@.tmp && mv $$@.tmp $$@
-$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/manifest.txt $(OUT)/$(1)/components.txt
+$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/system.img $(OUT)/$(1)/manifest.txt $(OUT)/$(1)/components.txt
 endef
 $(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
 

@@ -1,5 +1,6 @@
 /* initctl.c: talks to kiln's init over its control socket: status [NAME], start|stop|restart NAME, logs NAME
- * [-n N] (read from the log folder directly), poweroff, reboot, halt. Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
+ * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE runs kiln-upgrade, and
+ * status also prints the slots and the last upgrade (its file). Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
 #include "kiln.h"
 
 #include <errno.h>
@@ -11,12 +12,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define UPGRADE_TOOL "/usr/sbin/kiln-upgrade"
 #define REPLY_WAIT_S 10 /* init answers at once; longer means it is stuck */
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: initctl status [NAME] | start NAME | stop NAME | restart NAME | logs NAME [-n N]\n"
-			"       initctl poweroff | reboot | halt\n");
+			"       initctl poweroff | reboot | halt | upgrade IMAGE [--deadline SECONDS]\n");
 	return 2;
 }
 
@@ -108,10 +110,27 @@ int main(int argc, char **argv)
 			return usage();
 		return logs(argv[2], n);
 	}
+	if (!strcmp(argv[1], "upgrade")) {
+		if (argc < 3)
+			return usage();
+		argv[1] = "install";
+		execv(UPGRADE_TOOL, argv); /* argv[0] is initctl: kiln-upgrade names itself */
+		fprintf(stderr, "initctl: %s: %s\n", UPGRADE_TOOL, strerror(errno));
+		return 1;
+	}
 	if (!arity_ok(argv[1], argc - 2))
 		return usage();
 	if (snprintf(req, sizeof req, "%s%s%s\n", argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "") >=
 	    (int)sizeof req)
 		return usage();
-	return request(req);
+	int rc = request(req);
+	if (rc == 0 && argc == 2 && !strcmp(argv[1], "status")) {
+		char path[512], *up;
+		snprintf(path, sizeof path, "%s/upgrade", kiln_path("KILN_RUN", "/run/kiln"));
+		if ((up = read_text(path, NULL))) {
+			fputs(up, stdout);
+			free(up);
+		}
+	}
+	return rc;
 }

@@ -103,8 +103,17 @@ struct cmdline {
 	char ip[64];
 	int shell;
 	int data_format_blank; /* kiln.data_format_blank: make DATA on a blank disk when there is none */
+	int trial;             /* kiln.trial=SECONDS: a trial boot of an upgrade, to be ready within that time */
 };
 void cmdline_parse(const char *s, struct cmdline *c);
+
+/* ---- syslinux's auxiliary data vector (adv.c) ---- */
+#define ADV_SIZE 512     /* one copy; the vector is two, the last 1 KiB of ldlinux.sys */
+#define ADV_END 0
+#define ADV_BOOTONCE 1   /* a command line run once at the next boot, then cleared by syslinux */
+int adv_valid(const unsigned char adv[2 * ADV_SIZE]);
+int adv_get(const unsigned char adv[2 * ADV_SIZE], int tag, char *val, size_t len); /* 0 found, 1 absent, -1 bad */
+int adv_set(unsigned char adv[2 * ADV_SIZE], int tag, const char *val);
 
 #define NET_MAX 64          /* addresses on one machine */
 #define NET_MAX_ROUTES 4096 /* a route to every other node's pod subnet: 255 nodes in the default /16 */

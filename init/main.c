@@ -61,6 +61,9 @@ static void early_boot(char **argv)
 	if (root_is_initramfs())
 		early_root_bind();
 	early_data(c.data_format_blank);
+	if (c.root[0])
+		trial_boot_check(); /* booted from a disk slot: the upgrade state on BOOT */
+	trial_begin(c.trial);
 	early_hostname();
 	net_setup(&c);
 	early_sysctl("/etc/kiln/sysctl");
@@ -131,11 +134,12 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		int64_t now = now_ms();
 		svc_tick(now);
 		control_tick(now);
+		trial_tick(now);
 		if (shutting_down && svc_all_stopped()) {
 			svc_close_logs();
 			shutdown_final(shutting_down, sandbox);
 		}
-		arm_timer(tfd, nearest(svc_next_deadline(), control_next_deadline()));
+		arm_timer(tfd, nearest(nearest(svc_next_deadline(), control_next_deadline()), trial_next_deadline()));
 		if (want > cap) {
 			struct pollfd *np = realloc(p, sizeof *p * (size_t)want);
 			if (np)

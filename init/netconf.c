@@ -25,6 +25,8 @@ void cmdline_parse(const char *s, struct cmdline *c)
 			c->shell = 1;
 		else if (!strcmp(w[i], "kiln.data_format_blank"))
 			c->data_format_blank = 1;
+		else if (!strncmp(w[i], "kiln.trial=", 11))
+			c->trial = atoi(w[i] + 11) > 0 ? atoi(w[i] + 11) : 0;
 	}
 }
 

@@ -74,6 +74,7 @@ static void check_summary(void)
 	else
 		say("kiln: degraded: %d of %d services ready in %lld.%02llds (failed: %s)", ready, n, (long long)(cs / 100),
 		    (long long)(cs % 100), failed);
+	trial_summary(ready == n);
 }
 
 void svc_set_ready(struct svc *s)

@@ -67,6 +67,13 @@ struct svc *svc_find(const char *name);
 const char *svc_state_name(enum svc_state st);
 int svc_all_stopped(void);
 void svc_begin_shutdown(int cmd);
+
+/* trial.c: the trial boot of an upgrade */
+void trial_begin(int seconds);
+void trial_tick(int64_t now);
+int64_t trial_next_deadline(void);
+void trial_summary(int all_ready);
+void trial_boot_check(void);
 void svc_close_logs(void);
 
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */

@@ -7,6 +7,7 @@
 #  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
 #  - a QEMU cluster up against one master alone
 #  - PXE boot (dnsmasq, TFTP) against direct kernel boot of the same images, and the bytes each machine fetches
+#  - an upgrade of the master disk (command to the new system committed) against a plain reboot of it
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 TOP=$KILN_TOP
@@ -107,3 +108,5 @@ fi
 
 # PXE boot against direct kernel boot of the same images, and the bytes per machine (also alone: bench-pxe.sh).
 sh "$KILN_TOP/scripts/bench-pxe.sh"
+# An upgrade (command to the new system committed) against a plain reboot (also alone: bench-upgrade.sh).
+sh "$KILN_TOP/scripts/bench-upgrade.sh"

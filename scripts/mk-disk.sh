@@ -1,12 +1,16 @@
 #!/bin/sh
-# mk-disk.sh ROLE OUT [IDENTITY_DIR]: a bootable MBR disk image, made without mounts or loop devices:
+# mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]: a bootable MBR disk image, made without mounts or loop devices:
 #   p1 FAT KILN-BOOT (syslinux, a kernel and first-stage initramfs per slot), p2 ext4 kiln-sys-a (the system,
 #   read-only), p3 ext4 kiln-sys-b (empty until an upgrade), p4 ext4 kiln-data (identity, etcd, logs).
-# Each filesystem is made in one step from a staged folder, then written at its offset.
+# Each filesystem is made in one step from a staged folder, then written at its offset. The system slot's
+# filesystem (label kiln-sys, with its kernel and first stage under /boot) is also the upgrade image: --system
+# keeps it as IMG, with IMG.sha256 (`initctl upgrade IMG` writes it into a machine's other slot).
 . "$(dirname "$0")/lib.sh"
 
-role=${1:?usage: mk-disk.sh ROLE OUT [IDENTITY_DIR]}
-out=${2:?usage: mk-disk.sh ROLE OUT [IDENTITY_DIR]}
+system_out=
+[ "${1:-}" != --system ] || { system_out=${2:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}; shift 2; }
+role=${1:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
+out=${2:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
 identity=${3:-}
 conf=$KILN_TOP/images/$role/image.conf
 stage=$KILN_BUILD/stage/$role
@@ -27,7 +31,7 @@ need_kib=$(du -sk "$stage" | cut -f1)
 
 work=$out.parts
 rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work" "$out.tmp"' EXIT
+trap 'rm -rf "$work" "$out.tmp" ${system_out:+"$system_out.tmp"}' EXIT
 
 # Fixed, distinct identifiers derived from what the filesystem is, so builds repeat byte for byte.
 fixed_uuid() {
@@ -36,7 +40,8 @@ fixed_uuid() {
 
 syslinux_cfg() {
 	cat <<-EOF
-	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot.
+	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot (syslinux's
+	# boot-once, in ldlinux.sys), and the new system makes itself DEFAULT once ready. A panic reboots in 10 s.
 	SERIAL 0 115200
 	DEFAULT a
 	PROMPT 0
@@ -44,11 +49,11 @@ syslinux_cfg() {
 	LABEL a
 	  KERNEL /vmlinuz-a
 	  INITRD /initrd-a.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet kiln.root=kiln-sys-a
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-a
 	LABEL b
 	  KERNEL /vmlinuz-b
 	  INITRD /initrd-b.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet kiln.root=kiln-sys-b
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-b
 	EOF
 }
 
@@ -69,8 +74,33 @@ make_ext4() { # label offset-sectors mib source-dir [options]: straight into the
 	u=$(fixed_uuid "$label")
 	mke2fs -q -F -t ext4 -L "$label" -U "$u" \
 		-E "hash_seed=$u,root_owner=0:0,offset=$off,lazy_itable_init=1,lazy_journal_init=1" -b 4096 -I 256 \
-		-d "$src" "$@" "$out.tmp" "${mib}M" >/dev/null || die "mke2fs $label failed"
-	clamp_times "$out.tmp?offset=$off" "$src"
+		-d "$src" "$@" "${target:-$out.tmp}" "${mib}M" >/dev/null || die "mke2fs $label failed"
+	clamp_times "${target:-$out.tmp}?offset=$off" "$src"
+}
+
+# The system slot's filesystem, as small as its files allow (an upgrade writes and reads back only that), with
+# the kernel and the first stage under /boot: kiln-upgrade copies them onto BOOT for the slot it fills.
+make_system() {
+	kib=$((need_kib * 5 / 4 + ($(stat -c %s "$kernel") + $(stat -c %s "$bootrd")) / 1024 + 16384))
+	target=$work/system.img make_ext4 kiln-sys 0 $(((kib + 1023) / 1024)) "$stage" -O ^has_journal
+	{
+		echo "mkdir /boot"; echo "write $kernel /boot/vmlinuz"; echo "write $bootrd /boot/initrd.gz"
+		for f in /boot /boot/vmlinuz /boot/initrd.gz; do
+			echo "sif $f mode $([ "$f" = /boot ] && echo 040755 || echo 0100644)"
+			for t in atime ctime mtime crtime; do echo "sif $f $t @$sde"; done
+		done
+	} > "$work/boot.cmds"
+	debugfs -w -f "$work/boot.cmds" "$work/system.img" >/dev/null 2>"$work/boot.err" || die "debugfs on the system image failed"
+	! grep -v '^debugfs ' "$work/boot.err" >&2 || die "debugfs could not add /boot to the system image"
+	[ $(($(stat -c %s "$work/system.img") / 1048576)) -le "$slot_mib" ] || die "the system image is larger than a ${slot_mib} MiB slot"
+}
+
+# Slot A holds the system image, labelled kiln-sys-a (the first stage mounts a slot by label).
+write_slot_a() {
+	dd if="$work/system.img" of="$out.tmp" bs=1M seek=$((s2 / 2048)) conv=notrunc,sparse status=none
+	debugfs -w -R "ssv volume_name kiln-sys-a" "$out.tmp?offset=$((s2 * 512))" >/dev/null 2>"$work/label.err" ||
+		die "cannot label slot a"
+	! grep -v '^debugfs ' "$work/label.err" >&2 || die "cannot label slot a"
 }
 
 # mke2fs -d copies atime and ctime from the staged files (the host clock); set every inode's times
@@ -117,9 +147,17 @@ mkdir -p "$(dirname "$out")" "$work/empty"
 partition
 make_boot
 dd if="$work/boot.img" of="$out.tmp" bs=1M seek=$((s1 / 2048)) conv=notrunc,sparse status=none
-make_ext4 kiln-sys-a "$s2" "$slot_mib" "$stage" -O ^has_journal
+make_system
+write_slot_a
 make_ext4 kiln-sys-b "$s3" "$slot_mib" "$work/empty" -O ^has_journal
 stage_data
 make_ext4 kiln-data "$s4" "$data_mib" "$work/data"
 commit_file "$out.tmp" "$out"
+if [ -n "$system_out" ]; then
+	cp --sparse=always "$work/system.img" "$system_out.tmp"
+	(cd "$work" && sha256sum system.img) | sed "s| system.img\$| $(basename "$system_out")|" > "$system_out.sha256.tmp"
+	commit_file "$system_out.tmp" "$system_out"
+	commit_file "$system_out.sha256.tmp" "$system_out.sha256"
+	say "$role: ${system_out#"$KILN_TOP"/}: the upgrade image, $(($(stat -c %s "$system_out") / 1048576)) MiB, sha256 in ${system_out#"$KILN_TOP"/}.sha256"
+fi
 say "$role: ${out#"$KILN_TOP"/}: $(($(stat -c %s "$out") / 1048576)) MiB, $(($(du -k "$out" | cut -f1) / 1024)) MiB allocated"

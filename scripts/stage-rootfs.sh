@@ -47,6 +47,8 @@ install_init() {
 	cp "$initctl_bin" "$st/usr/sbin/initctl"; origin /usr/sbin/initctl "build:init/"
 	# The first stage is also the PXE default entry's image: an unknown machine halts with it.
 	[ "$role" != boot ] || { cp "$KILN_BUILD/init/kiln-halt" "$st/usr/sbin/kiln-halt"; origin /usr/sbin/kiln-halt "build:init/"; }
+	# A system arms the boot-once of an upgrade (kiln-upgrade) with it.
+	[ "$role" = boot ] || { cp "$KILN_BUILD/init/kiln-adv" "$st/usr/sbin/kiln-adv"; origin /usr/sbin/kiln-adv "build:init/"; }
 }
 
 install_busybox() {

@@ -1,0 +1,97 @@
+#!/bin/sh
+# 47-qemu-upgrade.t: reimaging a master disk. v1 (out/master/disk.img) runs from slot A with keys in etcd;
+# `initctl upgrade` of v2 (out/master/system.img with another /etc/kiln/release, on a second disk) writes slot B,
+# arms one trial boot of it and reboots: v2 runs from slot B, commits itself as the default, every key is there and
+# slot A still holds v1. Then v3 (v2 plus a service that never becomes ready) into slot A: its trial boot is
+# degraded, it reboots, and the machine comes back on v2 by itself, `initctl status` saying it rolled back.
+# Bad input (a damaged image) is refused before any slot is touched. Each QEMU run ends at a reboot (-no-reboot).
+. tests/system/lib/tap.sh
+. tests/system/lib/vm.sh
+
+plan 18
+T=$VM_DIR/up
+mkdir -p "$T/media/v2" "$T/media/v3" "$T/media/bad"
+sys=$KILN_OUT/master/system.img
+v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
+[ -f "$sys" ] && [ -n "$v1" ] || bail "no $sys: run make"
+disk=$T/disk.img
+cp --sparse=always "$KILN_OUT/master/disk.img" "$disk" || bail "cannot copy the disk image"
+
+# variant DIR VERSION [DEBUGFS-CMDS]: the system image with KILN_VERSION=VERSION (and more changes), its sha256.
+variant() {
+	cp --sparse=always "$sys" "$1/system.img"
+	sed "s/^KILN_VERSION=.*/KILN_VERSION=$2/" "$KILN_BUILD/stage/master/etc/kiln/release" > "$T/release"
+	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n%s\n' "$T/release" "${3:-}" |
+		debugfs -w -f - "$1/system.img" > "$T/debugfs.log" 2>&1 || bail "debugfs on $1/system.img"
+	(cd "$1" && sha256sum system.img > system.img.sha256)
+}
+variant "$T/media/v2" v2-test
+printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 15\nrestart = never\n' > "$T/broken"
+variant "$T/media/v3" v3-broken "write $T/broken /etc/kiln/services/broken"
+cp --sparse=always "$T/media/v2/system.img" "$T/media/bad/system.img"
+cp "$T/media/v2/system.img.sha256" "$T/media/bad/"
+printf 'damaged' | dd of="$T/media/bad/system.img" bs=1 seek=$((40 * 1048576)) conv=notrunc status=none
+mke2fs -q -F -t ext4 -L kiln-media -d "$T/media" "$T/media.img" 600M || bail "cannot make the media disk"
+rm -rf "$T/media"
+
+boot() { # NAME DESCRIPTION SECONDS: the disk and the media disk, until ready or degraded
+	vm_boot_ready "$1" "$2" "$3" --mem 768 --disk "$disk" --persist --data "$T/media.img"
+}
+boot u1 "v1 from slot A" 150
+out=$(vm_run u1 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
+out=$(vm_run u1 "i=0; while [ \$i -lt 100 ]; do etcdctl put /up/k\$i v\$i > /dev/null || exit 1; i=\$((i + 1)); done; echo count=\$(etcdctl get /up/ --prefix --keys-only | grep -c /up/)" 120)
+case $out in *count=100*) ok "100 keys written to etcd under v1" ;; *) not_ok "100 keys written under v1"; diag "$out" ;; esac
+
+out=$(vm_run u1 "initctl upgrade /tmp/media/bad/system.img; echo rc=\$?; cat /run/kiln/upgrade" 120)
+if echo "$out" | grep -q 'does not match .*system.img.sha256: not written' && echo "$out" | grep -q '^rc=1' &&
+	echo "$out" | grep -q "^slot b: version -"; then ok "a damaged image is refused, naming it, and slot B stays empty"
+else not_ok "a damaged image is refused"; diag "$out"; fi
+
+t0=$(date +%s)
+vm_send u1 "initctl upgrade /tmp/media/v2/system.img --deadline 240"
+if vm_wait_exit u1 240 && vm_log u1 | grep -q 'kiln-upgrade: slot b (v2-test) armed'; then
+	ok "upgrade to v2: written, verified, armed, rebooted in $(($(date +%s) - t0)) s"
+else not_ok "upgrade to v2 armed and rebooted"; diag "$(vm_log u1 | grep -a kiln | tail -n 15)"; fi
+t1=$(date +%s)
+boot u2 "the trial boot of v2" 150
+if vm_wait u2 'kiln: upgrade: committed: slot b \(v2-test\)' 60; then
+	ok "v2 ready and committed in $(($(date +%s) - t1)) s (command to committed: $(($(date +%s) - t0)) s)"
+else not_ok "v2 committed itself"; diag "$(vm_log u2 | grep -a kiln | tail -n 15)"; fi
+out=$(vm_run u2 "cat /proc/cmdline; grep ' / ' /proc/mounts; cat /etc/kiln/release" 20)
+if echo "$out" | grep -q 'kiln.root=kiln-sys-b' && echo "$out" | grep -q '^/dev/vda3 / ext4 ro' &&
+	echo "$out" | grep -qx 'KILN_VERSION=v2-test'; then ok "the machine runs v2 from slot B (vda3, read-only)"
+else not_ok "runs v2 from slot B"; diag "$out"; fi
+out=$(vm_run u2 "echo count=\$(etcdctl get /up/ --prefix --keys-only | grep -c /up/); etcdctl get /up/k99 --print-value-only" 60)
+if echo "$out" | grep -q count=100 && echo "$out" | grep -qx v99; then ok "all 100 keys written under v1 are there under v2"
+else not_ok "keys kept across the upgrade"; diag "$out"; fi
+out=$(vm_run u2 "initctl status" 20)
+if echo "$out" | grep -q '^slot b: running, default, version v2-test' && echo "$out" | grep -q "^slot a: version $v1\$" &&
+	echo "$out" | grep -q "^last upgrade: committed: slot b (v2-test), from slot a ($v1)"; then
+	ok "initctl status: slot B running and default, slot A still v1, the upgrade committed"
+else not_ok "initctl status after the upgrade"; diag "$out"; fi
+
+out=$(vm_run u2 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
+vm_send u2 "initctl upgrade /tmp/media/v3/system.img --deadline 200"
+if vm_wait_exit u2 240 && vm_log u2 | grep -q 'kiln-upgrade: slot a (v3-broken) armed'; then ok "upgrade to v3 armed into slot A"
+else not_ok "upgrade to v3 armed"; diag "$(vm_log u2 | grep -a kiln | tail -n 15)"; fi
+vm_start u3 --mem 768 --disk "$disk" --persist --data "$T/media.img"
+if vm_wait u3 'kiln: upgrade: trial boot' 150 && vm_wait_exit u3 200; then
+	ok "v3's trial boot gives up by itself: $(vm_log u3 | grep -Eo 'kiln: (degraded|upgrade: trial failed).*' | tr '\n' ' ')"
+else not_ok "v3's trial boot ends by itself"; diag "$(vm_log u3 | grep -a kiln | tail -n 15)"; fi
+if vm_log u3 | grep -q 'kiln: broken: not ready after 15s'; then
+	ok "it was v3 that failed: its own service said 'kiln: broken: not ready after 15s'"
+else not_ok "v3 in slot A failed"; diag "$(vm_log u3 | grep -a kiln | tail -n 15)"; fi
+boot u4 "the next boot, with no trial armed" 150
+if vm_log u4 | grep -q 'kiln: upgrade: rolled back: slot a (v3-broken) did not become ready'; then ok "the console says it rolled back"
+else not_ok "the console says it rolled back"; diag "$(vm_log u4 | grep -a kiln | tail -n 15)"; fi
+out=$(vm_run u4 "cat /proc/cmdline /etc/kiln/release; initctl status" 20)
+if echo "$out" | grep -q 'kiln.root=kiln-sys-b' && echo "$out" | grep -qx 'KILN_VERSION=v2-test'; then ok "back on v2 in slot B"
+else not_ok "back on v2 in slot B"; diag "$out"; fi
+if echo "$out" | grep -q '^last upgrade: rolled back: slot a (v3-broken) did not become ready within 200s; running slot b (v2-test)' &&
+	echo "$out" | grep -q '^slot b: running, default, version v2-test'; then ok "initctl status says the upgrade to v3 rolled back"
+else not_ok "initctl status says it rolled back"; diag "$out"; fi
+out=$(vm_run u4 "echo count=\$(etcdctl get /up/ --prefix --keys-only | grep -c /up/)" 60)
+case $out in *count=100*) ok "the 100 keys are still there" ;; *) not_ok "keys after the rollback"; diag "$out" ;; esac
+vm_send u4 "initctl poweroff"
+if vm_wait_exit u4 60; then ok "poweroff"; else not_ok "poweroff"; fi
+done_testing

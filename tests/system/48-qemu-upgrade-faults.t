@@ -1,0 +1,92 @@
+#!/bin/sh
+# 48-qemu-upgrade-faults.t: upgrades that go wrong below the init. v4, whose kernel panics at boot (its first
+# stage is not an initramfs), is tried once: the kernel panics, resets itself (panic=10), and syslinux, whose
+# boot-once was spent, boots v1 again, which says the upgrade rolled back. Then the power is cut (QEMU killed) in
+# the middle of writing v2 into the other slot: the machine boots v1 unharmed, its etcd keys there, and says
+# the write was interrupted. Last, v5, whose service takes longer to become ready than the upgrade's deadline:
+# init gives the trial up at the deadline and v1 is back. Each QEMU run ends at a reset (-no-reboot).
+. tests/system/lib/tap.sh
+. tests/system/lib/vm.sh
+
+plan 15
+T=$VM_DIR/up
+mkdir -p "$T/media/v2" "$T/media/v4" "$T/media/v5"
+sys=$KILN_OUT/master/system.img
+v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
+[ -f "$sys" ] && [ -n "$v1" ] || bail "no $sys: run make"
+disk=$T/disk.img
+cp --sparse=always "$KILN_OUT/master/disk.img" "$disk" || bail "cannot copy the disk image"
+
+# variant DIR VERSION [DEBUGFS-CMDS]: the system image with KILN_VERSION=VERSION (and more changes), its sha256.
+variant() {
+	cp --sparse=always "$sys" "$1/system.img"
+	sed "s/^KILN_VERSION=.*/KILN_VERSION=$2/" "$KILN_BUILD/stage/master/etc/kiln/release" > "$T/release"
+	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n%s\n' "$T/release" "${3:-}" |
+		debugfs -w -f - "$1/system.img" > "$T/debugfs.log" 2>&1 || bail "debugfs on $1/system.img"
+	(cd "$1" && sha256sum system.img > system.img.sha256)
+}
+variant "$T/media/v2" v2-test
+head -c 4096 /dev/zero > "$T/not-an-initramfs"
+variant "$T/media/v4" v4-panic "rm /boot/initrd.gz
+write $T/not-an-initramfs /boot/initrd.gz"
+printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 600\n' > "$T/slow"
+variant "$T/media/v5" v5-slow "write $T/slow /etc/kiln/services/slow"
+mke2fs -q -F -t ext4 -L kiln-media -d "$T/media" "$T/media.img" 400M || bail "cannot make the media disk"
+rm -rf "$T/media"
+media() { # NAME: the media disk mounted on /tmp/media
+	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
+}
+args="--mem 768 --disk $disk --persist --data $T/media.img"
+
+vm_boot_ready f1 "v1 from slot A" 150 $args
+media f1
+out=$(vm_run f1 "i=0; while [ \$i -lt 50 ]; do etcdctl put /f/k\$i v\$i > /dev/null || exit 1; i=\$((i + 1)); done; echo count=\$(etcdctl get /f/ --prefix --keys-only | grep -c /f/)" 120)
+case $out in *count=50*) ok "50 keys written under v1" ;; *) not_ok "50 keys written under v1"; diag "$out" ;; esac
+vm_send f1 "initctl upgrade /tmp/media/v4/system.img --deadline 120"
+if vm_wait_exit f1 240 && vm_log f1 | grep -q 'kiln-upgrade: slot b (v4-panic) armed'; then ok "v4 armed in slot B"
+else not_ok "v4 armed"; diag "$(vm_log f1 | grep -a kiln | tail -n 15)"; fi
+vm_start f2 $args
+if vm_wait f2 'Kernel panic' 120 && vm_wait_exit f2 60; then ok "v4's kernel panics and resets by itself: $(vm_log f2 | grep -o 'Kernel panic.*' | head -n 1)"
+else not_ok "v4's kernel panics and resets"; diag "$(vm_log f2 | tail -n 15)"; vm_kill f2; fi
+
+vm_boot_ready f3 "the next boot" 150 $args
+out=$(vm_run f3 "cat /proc/cmdline /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
+if echo "$out" | grep -q 'kiln.root=kiln-sys-a' && echo "$out" | grep -qx "KILN_VERSION=$v1" &&
+	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v4-panic) never reached its init (kernel panic, or a reset)'; then
+	ok "back on v1 in slot A, and initctl status says v4 rolled back"
+else not_ok "back on v1 after the panic"; diag "$out"; fi
+
+media f3
+vm_send f3 "initctl upgrade /tmp/media/v2/system.img"
+if vm_wait f3 'kiln-upgrade: writing' 120; then
+	sleep 3; kill -KILL "$(cat "$VM_DIR/f3/qemu.pid")"; vm_wait_exit f3 10
+	if vm_log f3 | grep -q 'reads back'; then not_ok "power cut while writing: the write had ended first"
+	else ok "power cut (QEMU killed) while writing v2 into slot B"; fi
+else not_ok "the write began"; diag "$(vm_log f3 | grep -a kiln | tail -n 15)"; fi
+vm_boot_ready f4 "the boot after the power cut" 150 $args
+out=$(vm_run f4 "cat /proc/cmdline /etc/kiln/release; initctl status | grep -E '^(slot|last)'; echo count=\$(etcdctl get /f/ --prefix --keys-only | grep -c /f/)" 60)
+if echo "$out" | grep -q 'kiln.root=kiln-sys-a' && echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q count=50; then
+	ok "v1 runs unharmed from slot A, all 50 keys there"
+else not_ok "v1 unharmed after the power cut"; diag "$out"; fi
+if echo "$out" | grep -q '^last upgrade: rolled back: slot b (version unknown) was interrupted while being written'; then
+	ok "initctl status says the write was interrupted"
+else not_ok "initctl status after the power cut"; diag "$out"; fi
+
+media f4
+vm_send f4 "initctl upgrade /tmp/media/v5/system.img --deadline 40"
+if vm_wait_exit f4 240 && vm_log f4 | grep -q 'kiln-upgrade: slot b (v5-slow) armed'; then ok "v5 armed in slot B, deadline 40 s"
+else not_ok "v5 armed"; diag "$(vm_log f4 | grep -a kiln | tail -n 15)"; fi
+vm_start f5 $args
+if vm_wait f5 'kiln: upgrade: trial boot' 120 && vm_wait_exit f5 150 &&
+	vm_log f5 | grep -q 'kiln: upgrade: trial failed (not ready within 40s): rebooting into the default slot'; then
+	ok "v5's trial is given up at its deadline, with no boot summary: init reboots"
+else not_ok "v5's trial given up at the deadline"; diag "$(vm_log f5 | grep -a kiln | tail -n 15)"; vm_kill f5; fi
+vm_boot_ready f6 "the boot after v5's trial" 150 $args
+out=$(vm_run f6 "cat /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
+if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: running, default' &&
+	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v5-slow) did not become ready within 40s'; then
+	ok "back on v1, and initctl status says v5 did not become ready within 40s"
+else not_ok "back on v1 after v5"; diag "$out"; fi
+vm_send f6 "initctl poweroff"
+if vm_wait_exit f6 60; then ok "poweroff"; else not_ok "poweroff"; fi
+done_testing

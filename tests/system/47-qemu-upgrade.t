@@ -9,30 +9,15 @@
 . tests/system/lib/vm.sh
 
 plan 18
-T=$VM_DIR/up
-mkdir -p "$T/media/v2" "$T/media/v3" "$T/media/bad"
-sys=$KILN_OUT/master/system.img
-v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
-[ -f "$sys" ] && [ -n "$v1" ] || bail "no $sys: run make"
-disk=$T/disk.img
-cp --sparse=always "$KILN_OUT/master/disk.img" "$disk" || bail "cannot copy the disk image"
-
-# variant DIR VERSION [DEBUGFS-CMDS]: the system image with KILN_VERSION=VERSION (and more changes), its sha256.
-variant() {
-	cp --sparse=always "$sys" "$1/system.img"
-	sed "s/^KILN_VERSION=.*/KILN_VERSION=$2/" "$KILN_BUILD/stage/master/etc/kiln/release" > "$T/release"
-	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n%s\n' "$T/release" "${3:-}" |
-		debugfs -w -f - "$1/system.img" > "$T/debugfs.log" 2>&1 || bail "debugfs on $1/system.img"
-	(cd "$1" && sha256sum system.img > system.img.sha256)
-}
+. tests/system/lib/upgrade.sh
 variant "$T/media/v2" v2-test
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 15\nrestart = never\n' > "$T/broken"
 variant "$T/media/v3" v3-broken "write $T/broken /etc/kiln/services/broken"
+mkdir -p "$T/media/bad"
 cp --sparse=always "$T/media/v2/system.img" "$T/media/bad/system.img"
 cp "$T/media/v2/system.img.sha256" "$T/media/bad/"
 printf 'damaged' | dd of="$T/media/bad/system.img" bs=1 seek=$((40 * 1048576)) conv=notrunc status=none
-mke2fs -q -F -t ext4 -L kiln-media -d "$T/media" "$T/media.img" 600M || bail "cannot make the media disk"
-rm -rf "$T/media"
+media_disk 600
 
 boot() { # NAME DESCRIPTION SECONDS: the disk and the media disk, until ready or degraded
 	vm_boot_ready "$1" "$2" "$3" --mem 768 --disk "$disk" --persist --data "$T/media.img"

@@ -9,30 +9,14 @@
 . tests/system/lib/vm.sh
 
 plan 15
-T=$VM_DIR/up
-mkdir -p "$T/media/v2" "$T/media/v4" "$T/media/v5"
-sys=$KILN_OUT/master/system.img
-v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
-[ -f "$sys" ] && [ -n "$v1" ] || bail "no $sys: run make"
-disk=$T/disk.img
-cp --sparse=always "$KILN_OUT/master/disk.img" "$disk" || bail "cannot copy the disk image"
-
-# variant DIR VERSION [DEBUGFS-CMDS]: the system image with KILN_VERSION=VERSION (and more changes), its sha256.
-variant() {
-	cp --sparse=always "$sys" "$1/system.img"
-	sed "s/^KILN_VERSION=.*/KILN_VERSION=$2/" "$KILN_BUILD/stage/master/etc/kiln/release" > "$T/release"
-	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n%s\n' "$T/release" "${3:-}" |
-		debugfs -w -f - "$1/system.img" > "$T/debugfs.log" 2>&1 || bail "debugfs on $1/system.img"
-	(cd "$1" && sha256sum system.img > system.img.sha256)
-}
+. tests/system/lib/upgrade.sh
 variant "$T/media/v2" v2-test
 head -c 4096 /dev/zero > "$T/not-an-initramfs"
 variant "$T/media/v4" v4-panic "rm /boot/initrd.gz
 write $T/not-an-initramfs /boot/initrd.gz"
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 600\n' > "$T/slow"
 variant "$T/media/v5" v5-slow "write $T/slow /etc/kiln/services/slow"
-mke2fs -q -F -t ext4 -L kiln-media -d "$T/media" "$T/media.img" 400M || bail "cannot make the media disk"
-rm -rf "$T/media"
+media_disk 400
 media() { # NAME: the media disk mounted on /tmp/media
 	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
 }

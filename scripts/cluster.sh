@@ -29,7 +29,6 @@ mem=${CLUSTER_MEM:-1024} smp=${CLUSTER_SMP:-1} timeout=${CLUSTER_TIMEOUT:-600}
 . "$KILN_TOP/scripts/vm.sh"
 machines="$MASTERS $NODES"
 
-field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
 running() { [ -f "$VM_DIR/$1/qemu.pid" ] && kill -0 "$(cat "$VM_DIR/$1/qemu.pid")" 2>/dev/null; }
 
 # host_address: the namespace's own address on the bridge, so tools run in it (`ip netns exec NS kubectl ...`)
@@ -46,7 +45,7 @@ host_address() {
 net_up() {
 	addr=$(host_address)
 	for m in $machines; do
-		[ "$(field "$m" ADDRESS)" != "${addr%/*}" ] || die "$m has ${addr%/*}, the address the cluster's network namespace takes"
+		[ "$(machine_field "$m" ADDRESS)" != "${addr%/*}" ] || die "$m has ${addr%/*}, the address the cluster's network namespace takes"
 	done
 	ip netns add "$ns" || die "cannot create network namespace $ns (is a cluster already up? 'make cluster-down')"
 	ip -n "$ns" link set lo up
@@ -90,13 +89,13 @@ up() {
 	net_up
 	start=$(date +%s) i=0
 	for m in $machines; do
-		i=$((i + 1)) role=$(field "$m" ROLE)
+		i=$((i + 1)) role=$(machine_field "$m" ROLE)
 		mkdir -p "$VM_DIR/$m"
 		initrd "$m" "$role"
-		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(field "$m" MAC)" \
+		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(machine_field "$m" MAC)" \
 			"$KILN_OUT/$role/vmlinuz" "$VM_DIR/$m/initrd"
 		ln -sf "$m/console.log" "$VM_DIR/$m.log"
-		say "$m ($role, $(field "$m" ADDRESS)): started, console in $VM_DIR/$m.log"
+		say "$m ($role, $(machine_field "$m" ADDRESS)): started, console in $VM_DIR/$m.log"
 	done
 	end=$((start + timeout))
 	pending=$machines
@@ -136,12 +135,12 @@ down() {
 
 status() {
 	for m in $machines; do
-		role=$(field "$m" ROLE)
+		role=$(machine_field "$m" ROLE)
 		if running "$m"; then
-			echo "== $m ($role, $(field "$m" ADDRESS)): running; $(grep -o 'kiln: [a-z]*:.*' "$VM_DIR/$m/console.log" | tr -d '\r' | tail -n 1)"
+			echo "== $m ($role, $(machine_field "$m" ADDRESS)): running; $(grep -o 'kiln: [a-z]*:.*' "$VM_DIR/$m/console.log" | tr -d '\r' | tail -n 1)"
 			vm_run "$m" "initctl status" 15 || true
 		else
-			echo "== $m ($role, $(field "$m" ADDRESS)): not running"
+			echo "== $m ($role, $(machine_field "$m" ADDRESS)): not running"
 		fi
 	done
 }

@@ -39,13 +39,12 @@ VM_DIR=$CLUSTER_RUN
 failed=0
 step_ok() { echo "drill: ok: $*"; }
 step_failed() { echo "drill: FAILED: $*"; failed=1; }
-field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
 t0=$(date +%s)
 elapsed() { echo "$(($(date +%s) - t0)) s"; }
 
 # etcdctl on the build host, inside the cluster's namespace, with the first master's backup client identity.
 pki=$rendered/machines/$first/identity/pki/etcd
-endpoints=$(for m in $MASTERS; do printf 'https://%s:2379,' "$(field "$m" ADDRESS)"; done)
+endpoints=$(for m in $MASTERS; do printf 'https://%s:2379,' "$(machine_field "$m" ADDRESS)"; done)
 ctl() { ctl_at "${endpoints%,}" "$@"; }
 ctl_at() {
 	e=$1; shift
@@ -135,7 +134,7 @@ else step_failed "the restored cluster does not take writes"; fi
 
 # 7. One member lost while the others keep quorum: the last master's data destroyed, rebuilt from its peers with
 #    kiln-restore member; it must then hold every key itself (a serializable read answers from its own data).
-last=${MASTERS##* } addr=https://$(field "$last" ADDRESS):2379
+last=${MASTERS##* } addr=https://$(machine_field "$last" ADDRESS):2379
 vm_run "$last" "initctl stop etcd; sleep 1; rm -rf /data/etcd" 30 > /dev/null
 if out=$(vm_run "$last" "kiln-restore member" 180); then step_ok "$last: $(echo "$out" | grep 're-added' | sed 's/^kiln-restore: //' | cut -c1-120)"
 else step_failed "kiln-restore member on $last: $(echo "$out" | tail -n 2 | tr '\n' ' ')"; fi

@@ -25,6 +25,9 @@ source_date_epoch() {
 	fi
 }
 
+# machine_field NAME KEY: a machine's value from a sourced cluster.env (MACHINE_<name>_<KEY>, `-` in names as `_`).
+machine_field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
+
 # The kernel release unpacked by deps.sh (e.g. 6.1.0-56-amd64).
 kernel_release() {
 	cat "$KILN_CACHE/kernel/release" 2>/dev/null || die "no kernel in $KILN_CACHE: run 'make deps'"

@@ -1,5 +1,5 @@
 /* initctl.c: talks to kiln's init over its control socket: status [NAME], start|stop|restart NAME, logs NAME
- * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE runs kiln-upgrade, and
+ * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE|URL runs kiln-upgrade, and
  * status also prints the slots and the last upgrade (its file). Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
 #include "kiln.h"
 
@@ -18,7 +18,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: initctl status [NAME] | start NAME | stop NAME | restart NAME | logs NAME [-n N]\n"
-			"       initctl poweroff | reboot | halt | upgrade IMAGE [--deadline SECONDS]\n");
+			"       initctl poweroff | reboot | halt | upgrade IMAGE|URL [--deadline SECONDS]\n");
 	return 2;
 }
 

@@ -37,7 +37,7 @@ COMPONENTS_STAMP := $(BUILD)/.components
 $(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | tail -n +2 | tr '\n' ' ')"; \
 	[ "$$(cat $(COMPONENTS_STAMP) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(COMPONENTS_STAMP))
 
-.PHONY: all help deps init images machines pxe tools check audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init images machines pxe serve upgrade tools check audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -103,8 +103,15 @@ machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive a
 # PXE_HTTP=URL: the tree will be served there over HTTP (lpxelinux); PXE_INTERFACE=IF: dnsmasq's interface.
 pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: kernels, initramfs, identities, pxelinux.cfg per MAC, dnsmasq.conf
 	@$(S)/mk-pxe.sh $(if $(PXE_HTTP),--http $(PXE_HTTP)) $(if $(PXE_INTERFACE),--interface $(PXE_INTERFACE)) $(OUT)/cluster
+# SERVE_ADDR=[IP:]PORT: where to listen (default every address, port 8080).
+serve: images ## serve each role's upgrade image over HTTP (initctl upgrade http://HOST:8080/<role>/system.img)
+	@$(S)/serve.sh $(if $(SERVE_ADDR),--addr $(SERVE_ADDR))
+# CLUSTER_BOOT=disk: each machine boots a copy of its own disk image (what `make upgrade` needs).
 cluster: machines ## boot every machine in QEMU on a private network (netns); returns when all are ready
 	@$(S)/cluster.sh up $(OUT)/cluster
+# UPGRADE_DIR: a folder of <role>/system.img to upgrade to (default out/); UPGRADE_ROLES (default "master node").
+upgrade: images ## rolling upgrade of the QEMU cluster (CLUSTER_BOOT=disk): one machine at a time, masters first, etcd healthy between
+	@$(S)/upgrade.sh $(OUT)/cluster
 cluster-down: ## power the QEMU cluster off and delete its network namespace
 	@$(S)/cluster.sh down $(OUT)/cluster
 cluster-status: ## each QEMU machine's state and `initctl status`

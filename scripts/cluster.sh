@@ -12,11 +12,14 @@
 # CLUSTER_TIMEOUT (seconds for `up`, default 600), CLUSTER_RUN (default out/run: <name>.log is each console),
 # CLUSTER_NETNS (default kiln-<cluster name>), CLUSTER_EXTRA (a cpio archive appended to every machine's
 # initramfs; the tests use it to bring a container image), CLUSTER_BACKUP_INTERVAL (seconds between the masters'
-# etcd backups in this test cluster, instead of the cluster file's interval).
+# etcd backups in this test cluster, instead of the cluster file's interval), CLUSTER_BOOT (initramfs, the
+# default: each machine boots its role's initramfs with its identity appended; disk: each boots a copy of its own
+# disk image out/machines/<name>/disk.img, kept in CLUSTER_RUN/<name>/disk.img, and reboots in place, so
+# `initctl upgrade` and `make upgrade` work on it).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
-# /etc/kiln/emulation/etcd.env); images for real machines never carry it.
+# /etc/kiln/emulation/etcd.env; on disk, /data/emulation/ of the machine's copy); real machines never carry it.
 . "$(dirname "$0")/lib.sh"
 
 cmd=${1:?usage: cluster.sh up|down|status [RENDERED]}
@@ -25,25 +28,15 @@ rendered=${2:-$KILN_OUT/cluster}
 . "$rendered/cluster.env"
 VM_DIR=${CLUSTER_RUN:-$KILN_OUT/run}
 ns=${CLUSTER_NETNS:-kiln-$CLUSTER_NAME}
-mem=${CLUSTER_MEM:-1024} smp=${CLUSTER_SMP:-1} timeout=${CLUSTER_TIMEOUT:-600}
+mem=${CLUSTER_MEM:-1024} smp=${CLUSTER_SMP:-1} timeout=${CLUSTER_TIMEOUT:-600} boot=${CLUSTER_BOOT:-initramfs}
+case $boot in initramfs|disk) ;; *) die "CLUSTER_BOOT=$boot: initramfs or disk" ;; esac
 . "$KILN_TOP/scripts/vm.sh"
 machines="$MASTERS $NODES"
 
 running() { [ -f "$VM_DIR/$1/qemu.pid" ] && kill -0 "$(cat "$VM_DIR/$1/qemu.pid")" 2>/dev/null; }
 
-# host_address: the namespace's own address on the bridge, so tools run in it (`ip netns exec NS kubectl ...`)
-# reach the machines: the cluster's gateway when it has one, else the last address of the infrastructure range.
-host_address() {
-	[ -n "$INFRA_GATEWAY" ] && { echo "$INFRA_GATEWAY/${INFRA_CIDR#*/}"; return; }
-	IFS=./ read -r a b c d p <<-EOF
-	$INFRA_CIDR
-	EOF
-	n=$(( ((a << 24) | (b << 16) | (c << 8) | d) | ((1 << (32 - p)) - 2) ))
-	echo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))/$p"
-}
-
 net_up() {
-	addr=$(host_address)
+	addr=$(cluster_host_address)
 	for m in $machines; do
 		[ "$(machine_field "$m" ADDRESS)" != "${addr%/*}" ] || die "$m has ${addr%/*}, the address the cluster's network namespace takes"
 	done
@@ -69,6 +62,19 @@ initrd() {
 	cat $a > "$VM_DIR/$1/initrd"
 }
 
+# disk NAME ROLE: a copy of the machine's disk image, with the emulation files on its DATA (masters).
+disk() {
+	src=$KILN_OUT/machines/$1/disk.img d=$VM_DIR/$1/disk.img
+	[ -f "$src" ] || die "$src: missing (run 'make')"
+	cp --sparse=always "$src" "$d"
+	[ "$2" = master ] || return 0
+	sector=$(sfdisk -d "$d" | sed -n 's/.*4 : start= *\([0-9]*\),.*/\1/p')
+	[ -n "$sector" ] || die "$d: no fourth partition (DATA)"
+	{ echo "mkdir emulation"; for f in "$VM_DIR"/emulation/etc/kiln/emulation/*; do echo "write $f emulation/${f##*/}"; done; } |
+		debugfs -w -f - "$d?offset=$((sector * 512))" > "$VM_DIR/$1/debugfs.log" 2>&1 ||
+		die "cannot write the emulation timings onto $1's DATA ($VM_DIR/$1/debugfs.log)"
+}
+
 emulation_archive() {
 	t=$VM_DIR/emulation
 	rm -rf "$t"; mkdir -p "$t/etc/kiln/emulation"
@@ -91,11 +97,16 @@ up() {
 	for m in $machines; do
 		i=$((i + 1)) role=$(machine_field "$m" ROLE)
 		mkdir -p "$VM_DIR/$m"
-		initrd "$m" "$role"
-		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(machine_field "$m" MAC)" \
-			"$KILN_OUT/$role/vmlinuz" "$VM_DIR/$m/initrd"
+		if [ "$boot" = disk ]; then
+			disk "$m" "$role"
+			set -- --disk "$VM_DIR/$m/disk.img" --persist --reboot
+		else
+			initrd "$m" "$role"
+			set -- "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$m/initrd"
+		fi
+		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(machine_field "$m" MAC)" "$@"
 		ln -sf "$m/console.log" "$VM_DIR/$m.log"
-		say "$m ($role, $(machine_field "$m" ADDRESS)): started, console in $VM_DIR/$m.log"
+		say "$m ($role, $(machine_field "$m" ADDRESS)): started from its $boot, console in $VM_DIR/$m.log"
 	done
 	end=$((start + timeout))
 	pending=$machines

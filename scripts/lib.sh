@@ -28,6 +28,18 @@ source_date_epoch() {
 # machine_field NAME KEY: a machine's value from a sourced cluster.env (MACHINE_<name>_<KEY>, `-` in names as `_`).
 machine_field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
 
+# cluster_host_address: in a QEMU cluster's network namespace, the namespace's own address on the bridge (from a
+# sourced cluster.env), so tools run there reach the machines: the cluster's gateway when it has one, else the last
+# address of the infrastructure range. ADDRESS/PREFIX.
+cluster_host_address() {
+	[ -n "$INFRA_GATEWAY" ] && { echo "$INFRA_GATEWAY/${INFRA_CIDR#*/}"; return; }
+	IFS=./ read -r a b c d p <<-EOF
+	$INFRA_CIDR
+	EOF
+	n=$(( ((a << 24) | (b << 16) | (c << 8) | d) | ((1 << (32 - p)) - 2) ))
+	echo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))/$p"
+}
+
 # The kernel release unpacked by deps.sh (e.g. 6.1.0-56-amd64).
 kernel_release() {
 	cat "$KILN_CACHE/kernel/release" 2>/dev/null || die "no kernel in $KILN_CACHE: run 'make deps'"

@@ -2,18 +2,20 @@
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
 
 # qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--data IMG] [--mem MIB] [--smp N] [--mac MAC]
-#           [--append ARGS] [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME]
+#           [--append ARGS] [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME] [--reboot]
 # --user-net puts QEMU's user network on the cluster's infrastructure range, so a guest with a static address
 # from its identity is reachable; --fwd forwards a port of the host's loopback to it (nothing else comes in).
 # --tap puts the machine on a tap device instead (a cluster's private bridge, inside its network namespace).
 # --data adds a second, writable disk (a PXE machine's local disk); --disk's image is a snapshot unless --persist.
+# A reset ends QEMU (-no-reboot: the tests see every boot as its own run) unless --reboot.
 qemu_args() {
 	q_disk= q_kernel= q_initrd= q_mem=${KILN_VM_MEM:-768} q_smp=${KILN_VM_SMP:-1} q_mac=52:54:00:12:34:56 q_append=
-	q_snapshot=on q_pxe= q_usernet= q_fwd= q_tap= q_data=
+	q_snapshot=on q_pxe= q_usernet= q_fwd= q_tap= q_data= q_noreboot=-no-reboot
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--disk) q_disk=$2; shift 2 ;;
 		--persist) q_snapshot=off; shift ;;
+		--reboot) q_noreboot=; shift ;;
 		--data) q_data=$2; shift 2 ;;
 		--pxe) q_pxe=$2; shift 2 ;;
 		--mem) q_mem=$2; shift 2 ;;
@@ -30,7 +32,7 @@ qemu_args() {
 	# QEMU's own DHCP and TFTP answer a PXE client even with restrict=on; nothing leaves the VM.
 	[ -z "$q_pxe" ] || q_net="$q_net,tftp=$q_pxe,bootfile=pxelinux.0"
 	[ -z "$q_tap" ] || q_net="tap,id=n0,ifname=$q_tap,script=no,downscript=no"
-	set -- -machine pc -accel tcg -cpu max -m "$q_mem" -smp "$q_smp" -nodefaults -display none -no-reboot \
+	set -- -machine pc -accel tcg -cpu max -m "$q_mem" -smp "$q_smp" -nodefaults -display none $q_noreboot \
 		-netdev "$q_net" -device "virtio-net-pci,netdev=n0,mac=$q_mac"
 	if [ -n "$q_pxe" ]; then
 		set -- "$@" -boot n

@@ -1,6 +1,7 @@
 #!/bin/sh
 # 60-cluster.t: the example cluster (3 masters, 2 nodes) booted by scripts/cluster.sh (what `make cluster` runs)
-# in QEMU on a private bridge inside a network namespace of its own. etcd forms one 3-member cluster over TLS,
+# in QEMU, each machine from a copy of its own disk image (CLUSTER_BOOT=disk), on a private bridge inside a network
+# namespace of its own. etcd forms one 3-member cluster over TLS,
 # keeps writing with one member stopped, refuses with two stopped and recovers; containers from a locally built
 # OCI image run on both nodes in their own pod subnets and reach each other and a master by address.
 # When the images carry the official Kubernetes binaries the nodes must also register Ready and a pod must resolve
@@ -8,21 +9,27 @@
 # The etcd backup job runs on every master every 30 s and its snapshots reach the next master.
 # Last, the etcd disaster drill (scripts/drill.sh, what `make drill` runs) on the same cluster: 1000 keys, a backup
 # copied to the next master, every member's data destroyed, the whole cluster restored with kiln-restore; then one member rebuilt from its peers.
+# Then upgrades over HTTP: a truncated image and a missing one are refused; the rolling upgrade (scripts/upgrade.sh,
+# what `make upgrade` runs) takes m1, m2, m3 and n1 to v2 one at a time while a client on the build host writes to
+# etcd twice a second: every write succeeds, every key is there afterwards. n2 is powered off first (CPU time).
 . tests/system/lib/tap.sh
 KILN_TOP=$TOP
 R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 32
+plan 45
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-480}
 # The masters' etcd backups every 30 s in this cluster (instead of the cluster file's hour).
 export CLUSTER_BACKUP_INTERVAL=30
+export CLUSTER_BOOT=disk
 VM_DIR=$CLUSTER_RUN
 . "$TOP/scripts/vm.sh"
 cleanup() {
+	[ -z "${www_pid:-}" ] || kill "$www_pid" 2>/dev/null
+	[ -z "${writer_pid:-}" ] || kill "$writer_pid" 2>/dev/null
 	sh scripts/cluster.sh down "$R" > /dev/null 2>&1
 	ip netns del "$CLUSTER_NETNS" 2>/dev/null
 	[ -n "${KEEP_VM_DIR:-}" ] || rm -rf "$CLUSTER_RUN"
@@ -30,11 +37,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' INT TERM
 
-# The container image travels in an extra archive, for this test only.
-mkdir -p "$CLUSTER_RUN/extra/opt/kiln-test"
-tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$CLUSTER_RUN/extra/opt/kiln-test/busybox.oci.tar"
-scripts/mk-initramfs.sh "$CLUSTER_RUN/extra" "$CLUSTER_RUN/extra.cpio.gz" > /dev/null
-export CLUSTER_EXTRA=$CLUSTER_RUN/extra.cpio.gz
+# The container image, for this test only, and the upgrade images the machines fetch over HTTP from the test's own
+# server in the namespace (on its address there, port 8081).
+www=$CLUSTER_RUN/www
+mkdir -p "$www"
+tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar"
+host=$(. scripts/lib.sh; cluster_host_address); host=${host%/*}
 
 if sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
 	ok "all five machines ready in $(cat "$CLUSTER_RUN/ready-seconds") s: $(grep -c 'kiln: ready' "$CLUSTER_RUN/up.log") ready lines"
@@ -43,6 +51,8 @@ else
 	for m in m1 m2 m3 n1 n2; do diag "== $m" "$(tr -d '\r' < "$CLUSTER_RUN/$m/console.log" | tail -n 8)"; done
 	bail "no cluster"
 fi
+ip netns exec "$CLUSTER_NETNS" "$KILN_CACHE/busybox/busybox" httpd -f -p "$host:8081" -h "$www" &
+www_pid=$!
 check "the network namespace holds the bridge and five taps, and no route but the infrastructure range" sh -c "
 	[ \$(ip -n $CLUSTER_NETNS -o link show master br0 | wc -l) = 5 ] &&
 	[ \"\$(ip -n $CLUSTER_NETNS route show | cut -d' ' -f1-3)\" = '192.168.0.0/24 dev br0' ] || ip -n $CLUSTER_NETNS route show"
@@ -85,7 +95,8 @@ else not_ok "the cluster recovers after the restart"; diag "$(vm_run m3 'initctl
 
 # Containers: one long-running on n2, found through host-local's allocation; one on n1 pings it.
 img=docker.io/kiln/busybox:test
-for n in n1 n2; do vm_run "$n" "ctr -n kiln images import /opt/kiln-test/busybox.oci.tar" 90 > /dev/null; done
+oci=/data/kiln-test/busybox.oci.tar
+for n in n1 n2; do vm_run "$n" "mkdir -p /data/kiln-test && wget -q -O $oci http://$host:8081/busybox.oci.tar && ctr -n kiln images import $oci" 90 > /dev/null; done
 out=$(vm_run n2 "ctr -n kiln run -d --cni $img web sleep 600 && sleep 2 && for f in /var/lib/cni/networks/kiln/10.*; do echo \${f##*/}; done" 90)
 ip2=$(echo "$out" | grep -Eo '^10\.200\.2\.[0-9]+$' | head -n 1)
 if [ -n "$ip2" ]; then ok "a container runs on n2 with pod address $ip2 (n2's subnet 10.200.2.0/24)"
@@ -130,7 +141,7 @@ if [ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ]; then
 	if [ -n "$ready" ]; then ok "both nodes registered Ready with the apiservers"
 	else not_ok "both nodes registered Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
 	# A pod of the local busybox image (imported for the kubelet's namespace) asks the cluster DNS.
-	for n in n1 n2; do vm_run "$n" "ctr -n k8s.io images import /opt/kiln-test/busybox.oci.tar" 90 > /dev/null; done
+	for n in n1 n2; do vm_run "$n" "ctr -n k8s.io images import $oci" 90 > /dev/null; done
 	kc apply -f "$R/addons/coredns.yaml" > "$CLUSTER_RUN/addons.log" 2>&1
 	kc run dns-test --image=$img --image-pull-policy=Never --restart=Never --command -- \
 		nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" > /dev/null 2>&1
@@ -163,4 +174,84 @@ while IFS= read -r line; do
 done < "$CLUSTER_RUN/drill.log"
 [ "$n" = 17 ] || { diag "$(cat "$CLUSTER_RUN/drill.log")"; for m in $MASTERS; do diag "== $m" "$(vm_log "$m" | tail -n 10)"; done; }
 while [ "$n" -lt 17 ]; do not_ok "drill: a step it never reached ($(tail -n 1 "$CLUSTER_RUN/drill.log"))"; n=$((n + 1)); done
+
+# Upgrades. v2 of each role: its system image with another /etc/kiln/release; "bad": v2's sha256 beside v2's first
+# 24 MiB (a download cut short).
+v2=$CLUSTER_RUN/v2
+for r in master node; do
+	mkdir -p "$v2/$r"
+	cp --sparse=always "$KILN_OUT/$r/system.img" "$v2/$r/system.img"
+	sed 's/^KILN_VERSION=.*/KILN_VERSION=v2-rolling/' "$KILN_BUILD/stage/$r/etc/kiln/release" > "$CLUSTER_RUN/release"
+	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n' "$CLUSTER_RUN/release" |
+		debugfs -w -f - "$v2/$r/system.img" > "$CLUSTER_RUN/debugfs.log" 2>&1 || bail "debugfs on $v2/$r/system.img"
+	(cd "$v2/$r" && sha256sum system.img > system.img.sha256)
+done
+v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
+mkdir -p "$www/bad"
+head -c $((24 * 1048576)) "$v2/master/system.img" > "$www/bad/system.img"
+cp "$v2/master/system.img.sha256" "$www/bad/"
+
+out=$(vm_run m1 "initctl upgrade http://$host:8081/none/system.img; echo rc=\$?" 60)
+if echo "$out" | grep -q "kiln-upgrade: error: http://$host:8081/none/system.img.sha256: cannot fetch it" && echo "$out" | grep -q '^rc=1'; then
+	ok "an upgrade from a URL with nothing there is refused, naming the URL"
+else not_ok "an upgrade from a missing URL is refused"; diag "$out"; fi
+out=$(vm_run m1 "initctl upgrade http://$host:8081/bad/system.img > /tmp/up1.log 2>&1 & sleep 2; initctl upgrade http://$host:8081/bad/system.img; echo second=\$?; wait \$!; echo rc=\$?; cat /tmp/up1.log; initctl status | grep -E '^(slot|last)'" 200)
+if echo "$out" | grep -q 'kiln-upgrade: error: another upgrade is running on this machine' && echo "$out" | grep -q '^second=1'; then
+	ok "a second upgrade while one runs is refused"
+else not_ok "a second upgrade while one runs is refused"; diag "$out"; fi
+if echo "$out" | grep -q 'does not read back as .*bad/system.img .*slot b wiped, not armed' && echo "$out" | grep -q '^rc=1' &&
+	echo "$out" | grep -q '^slot b: version -$' && echo "$out" | grep -q '^last upgrade: failed: slot b (/dev/vda3) does not read back'; then
+	ok "a truncated image from a URL is written, read back, refused and wiped: slot B holds no system, initctl status says why"
+else not_ok "a truncated image from a URL is refused"; diag "$out"; fi
+out=$(vm_run m1 "sed -n 's/^KILN_VERSION=//p' /etc/kiln/release; initctl status etcd" 20)
+if echo "$out" | grep -qx "$v1" && echo "$out" | grep -Eq '^etcd +(running|ready)'; then ok "m1 still runs v1 ($v1), etcd running"
+else not_ok "m1 still runs v1 after the refusals"; diag "$out"; fi
+
+# A client on the build host writes a key every half second (two tries of 5 s each) during the rolling upgrade.
+pki=$R/machines/m1/identity/pki/etcd
+eps=$(. scripts/lib.sh; for m in $MASTERS; do printf 'https://%s:2379,' "$(machine_field "$m" ADDRESS)"; done)
+hostctl() {
+	ip netns exec "$CLUSTER_NETNS" etcdctl --endpoints "${eps%,}" --cacert "$pki/ca.crt" --cert "$pki/backup.crt" \
+		--key "$pki/backup.key" --dial-timeout=3s --command-timeout=5s "$@"
+}
+vm_send n2 "initctl poweroff"
+(
+	i=0
+	while [ ! -f "$CLUSTER_RUN/writer.stop" ]; do
+		i=$((i + 1))
+		if hostctl put "/rolling/k$i" "$i" > /dev/null 2>&1 || hostctl put "/rolling/k$i" "$i" > /dev/null 2>&1
+		then echo "$i ok $(date +%s.%N)"; else echo "$i failed $(date +%s.%N)"; fi
+		sleep 0.5
+	done
+) > "$CLUSTER_RUN/writer.log" 2>&1 &
+writer_pid=$!
+UPGRADE_DIR=$v2 UPGRADE_MACHINES="m1 m2 m3 n1" sh scripts/upgrade.sh "$R" > "$CLUSTER_RUN/upgrade.log" 2>&1
+rc=$?
+touch "$CLUSTER_RUN/writer.stop"; wait "$writer_pid"; writer_pid=
+for m in m1 m2 m3 n1; do
+	if grep -q "^upgrade: $m: runs v2-rolling, committed" "$CLUSTER_RUN/upgrade.log"; then
+		ok "rolling upgrade: $m runs v2, committed$(sed -n "s/^upgrade: $m: runs v2-rolling, committed ([0-9]* s)//p" "$CLUSTER_RUN/upgrade.log")"
+	else not_ok "rolling upgrade: $m upgraded and committed"; diag "$(cat "$CLUSTER_RUN/upgrade.log")" "$(vm_log "$m" | grep -a kiln | tail -n 10)"; fi
+done
+if [ "$rc" = 0 ] && [ "$(grep -c 'etcd healthy again' "$CLUSTER_RUN/upgrade.log")" = 3 ]; then
+	ok "rolling upgrade: etcd healthy with 3 members after each master; $(tail -n 1 "$CLUSTER_RUN/upgrade.log" | sed 's/^upgrade: //')"
+else not_ok "rolling upgrade: etcd healthy after each master (exit $rc)"; diag "$(cat "$CLUSTER_RUN/upgrade.log")"; fi
+writes=$(grep -c ' ok ' "$CLUSTER_RUN/writer.log") failed=$(grep -c ' failed ' "$CLUSTER_RUN/writer.log")
+gap=$(awk '$2 == "ok" { if (p != "" && $3 - p > g) g = $3 - p; p = $3 } END { printf "%.1f", g }' "$CLUSTER_RUN/writer.log")
+if [ "$failed" = 0 ] && [ "$writes" -ge 100 ]; then
+	ok "etcd stayed writable throughout: $writes writes from the build host, 0 failed, longest time between two writes $gap s"
+else not_ok "etcd stayed writable throughout the rolling upgrade: $writes ok, $failed failed, longest gap $gap s"
+	diag "$(grep ' failed ' "$CLUSTER_RUN/writer.log" | head -n 5)"; fi
+keys=$(hostctl get /rolling/ --prefix --keys-only 2>&1 | grep -c '^/rolling/')
+if [ "$writes" -ge 100 ] && [ "$keys" = "$writes" ]; then ok "every one of the $writes keys written during the upgrade is there"
+else not_ok "every key written during the upgrade is there: $keys of $writes"; fi
+out=$(vm_run m2 "initctl status | grep -E '^(slot|last)'; etcdctl --command-timeout=8s get /kiln/d --print-value-only" 30)
+if echo "$out" | grep -q '^slot b: running, default, version v2-rolling' && echo "$out" | grep -q "^slot a: version $v1\$" &&
+	echo "$out" | grep -q "^last upgrade: committed: slot b (v2-rolling), from slot a ($v1)" && echo "$out" | grep -qx four; then
+	ok "m2: initctl status shows slot B running v2 as default, slot A v1, the upgrade committed; keys from before are there"
+else not_ok "m2's status after the upgrade"; diag "$out"; fi
+out=$(vm_run n1 "initctl status | grep -E '^(slot|containerd)'; ctr -n kiln images ls -q" 30)
+if echo "$out" | grep -q '^slot b: running, default, version v2-rolling' && echo "$out" | grep -Eq '^containerd +(running|ready)' &&
+	echo "$out" | grep -q 'kiln/busybox:test'; then ok "n1 runs v2 from slot B, containerd running, its imported image kept on DATA"
+else not_ok "n1 after its upgrade"; diag "$out"; fi
 done_testing

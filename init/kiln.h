@@ -146,6 +146,17 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 		    char **out, int *nout, int max);
 int modules_load_all(const char *list_path);
 
+/* ---- the hardware watchdog of a trial boot (watchdog.c) ---- */
+#define WATCHDOG_TIMEOUT_S 60 /* a hung trial boot is reset within a minute */
+#define WATCHDOG_MIN_S 30
+int watchdog_timeout(int trial_s);    /* the timeout to ask the driver for */
+int64_t watchdog_feed_ms(int timeout_s); /* how often to feed it */
+int watchdog_arm(const char *modules, int trial_s); /* the first stage: load MODULES' drivers, arm, leave it running */
+void watchdog_trial_open(void);       /* the slot's init of a trial boot: feed what the first stage armed */
+void watchdog_tick(int64_t now);
+int64_t watchdog_next_deadline(void);
+void watchdog_disarm(void);           /* the trial committed: the magic close stops it */
+
 /* ---- a blank disk and its DATA partition (mbr.c: pure; datadisk.c) ---- */
 #define MBR_FIRST_SECTOR 2048u  /* DATA starts at 1 MiB, aligned for any disk */
 #define MBR_MIN_SECTORS 131072u /* and has at least 64 MiB */

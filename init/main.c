@@ -52,8 +52,12 @@ static void early_boot(char **argv)
 	cmdline_parse(cl ? cl : "", &c);
 	free(cl);
 	reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT: an orderly reboot */
+	if (c.trial && !root_is_initramfs())
+		watchdog_trial_open(); /* the slot of a trial boot: the first stage left the watchdog running */
 	modules_load_all("/etc/kiln/modules");
 	if (c.root[0] && root_is_initramfs()) {
+		if (c.trial) /* from here on, a hang resets the machine into the default slot */
+			watchdog_arm("/etc/kiln/watchdog-modules", c.trial);
 		early_switch_root(c.root, argv); /* returns only on failure, having said why */
 		emergency_shell();
 		return; /* keep going as best we can: supervise what is here */
@@ -61,6 +65,7 @@ static void early_boot(char **argv)
 	if (root_is_initramfs())
 		early_root_bind();
 	early_data(c.data_format_blank);
+	watchdog_tick(now_ms()); /* e2fsck of DATA may have taken a while */
 	if (c.root[0])
 		trial_boot_check(); /* booted from a disk slot: the upgrade state on BOOT */
 	trial_begin(c.trial);
@@ -135,11 +140,13 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		svc_tick(now);
 		control_tick(now);
 		trial_tick(now);
+		watchdog_tick(now);
 		if (shutting_down && svc_all_stopped()) {
 			svc_close_logs();
 			shutdown_final(shutting_down, sandbox);
 		}
-		arm_timer(tfd, nearest(nearest(svc_next_deadline(), control_next_deadline()), trial_next_deadline()));
+		arm_timer(tfd, nearest(nearest(nearest(svc_next_deadline(), control_next_deadline()), trial_next_deadline()),
+				       watchdog_next_deadline()));
 		if (want > cap) {
 			struct pollfd *np = realloc(p, sizeof *p * (size_t)want);
 			if (np)

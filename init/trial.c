@@ -40,7 +40,8 @@ void trial_tick(int64_t now)
 	}
 }
 
-/* The boot summary: every service ready commits (kiln-upgrade commit, in a child init reaps like any other). */
+/* The boot summary: every service ready commits (kiln-upgrade commit, in a child init reaps like any other) and
+ * stops the watchdog; a failed trial keeps feeding it until the reboot. */
 void trial_summary(int all_ready)
 {
 	pid_t pid;
@@ -51,6 +52,7 @@ void trial_summary(int all_ready)
 		return;
 	}
 	trial_end = -1;
+	watchdog_disarm();
 	pid = fork();
 	if (pid == 0) {
 		char *argv[] = {UPGRADE_TOOL, "commit", NULL};

@@ -1,5 +1,6 @@
 # qemu-args.sh: the QEMU command line kiln's machines boot with (sourced by run-qemu.sh and the tests).
 # TCG only (no KVM here); user-mode networking with restrict=on, so a guest reaches nothing outside.
+# A disk machine has a hardware watchdog (i6300esb), for the trial boot of an upgrade.
 
 # qemu_args [--disk IMG | --pxe TFTPDIR | KERNEL INITRD] [--persist] [--data IMG] [--mem MIB] [--smp N] [--mac MAC]
 #           [--append ARGS] [--user-net CIDR] [--fwd HOSTPORT:GUESTADDR:GUESTPORT]... [--tap IFNAME] [--reboot]
@@ -43,5 +44,7 @@ qemu_args() {
 			-append "console=ttyS0,115200 quiet panic=-1 $q_append"
 	fi
 	[ -z "$q_data" ] || set -- "$@" -drive "file=$q_data,format=raw,if=virtio"
+	# The hardware watchdog an upgrade's trial boot arms: it resets the machine, which -no-reboot makes an exit.
+	[ -z "$q_disk" ] || set -- "$@" -device i6300esb -action watchdog=reset
 	QEMU_ARGS=$(for a in "$@"; do printf "'%s' " "$a"; done)
 }

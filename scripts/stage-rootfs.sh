@@ -126,10 +126,12 @@ install_binaries() {
 }
 
 # Kernel modules with their dependencies and pre-softdeps, resolved on the build host from
-# modules.dep, so the image carries exactly what it loads.
+# modules.dep, so the image carries exactly what it loads: `modules` at every boot, `watchdog_modules` (the
+# first stage) only on the trial boot of an upgrade.
 install_modules() {
 	mods=$(conf_list "$conf" modules)
-	[ -n "$mods" ] || return 0
+	wmods=$(conf_list "$conf" watchdog_modules)
+	[ -n "$mods$wmods" ] || return 0
 	kd=$kroot/lib/modules/$release
 	dest=$st/usr/lib/modules/$release
 	mkdir -p "$dest"
@@ -168,7 +170,7 @@ install_modules() {
 		echo "${a:-$1}" | tr - _
 	}
 	: > "$list.names"; : > "$list.soft"
-	for m in $mods; do resolve_module "$m"; done
+	for m in $mods $wmods; do resolve_module "$m"; done
 	sort -u "$list" > "$dest/modules.dep"
 	cut -d: -f1 "$dest/modules.dep" | while read -r ko; do
 		mkdir -p "$dest/${ko%/*}"
@@ -182,6 +184,10 @@ install_modules() {
 	done
 	printf '%s\n' $mods > "$st/etc/kiln/modules"
 	origin /etc/kiln/modules "build:${conf#"$KILN_TOP"/}"
+	if [ -n "$wmods" ]; then
+		printf '%s\n' $wmods > "$st/etc/kiln/watchdog-modules"
+		origin /etc/kiln/watchdog-modules "build:${conf#"$KILN_TOP"/}"
+	fi
 	rm -f "$list" "$list.names" "$list.soft"
 }
 

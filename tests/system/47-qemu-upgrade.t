@@ -1,14 +1,15 @@
 #!/bin/sh
 # 47-qemu-upgrade.t: reimaging a master disk. v1 (out/master/disk.img) runs from slot A with keys in etcd;
 # `initctl upgrade` of v2 (out/master/system.img with another /etc/kiln/release, on a second disk) writes slot B,
-# arms one trial boot of it and reboots: v2 runs from slot B, commits itself as the default, every key is there and
-# slot A still holds v1. Then v3 (v2 plus a service that never becomes ready) into slot A: its trial boot is
-# degraded, it reboots, and the machine comes back on v2 by itself, `initctl status` saying it rolled back.
+# arms one trial boot of it and reboots: v2 runs from slot B, commits itself as the default (disarming the hardware
+# watchdog its first stage armed for the trial), every key is there and slot A still holds v1. Then v3 (v2 plus a
+# service that never becomes ready) into slot A: its trial boot is degraded, it reboots, and the machine comes back
+# on v2 by itself, `initctl status` saying it rolled back.
 # Bad input (a damaged image) is refused before any slot is touched. Each QEMU run ends at a reboot (-no-reboot).
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 18
+plan 19
 . tests/system/lib/upgrade.sh
 variant "$T/media/v2" v2-test
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 15\nrestart = never\n' > "$T/broken"
@@ -42,6 +43,10 @@ boot u2 "the trial boot of v2" 150
 if vm_wait u2 'kiln: upgrade: committed: slot b \(v2-test\)' 60; then
 	ok "v2 ready and committed in $(($(date +%s) - t1)) s (command to committed: $(($(date +%s) - t0)) s)"
 else not_ok "v2 committed itself"; diag "$(vm_log u2 | grep -a kiln | tail -n 15)"; fi
+if vm_log u2 | grep -q 'kiln: watchdog: armed for the trial boot' && vm_log u2 | grep -q 'kiln: watchdog: fed every' &&
+	vm_log u2 | grep -q 'kiln: watchdog: disarmed: the trial is committed'; then
+	ok "the watchdog the first stage armed was fed by v2's init, then disarmed at the commit"
+else not_ok "the watchdog armed, fed and disarmed"; diag "$(vm_log u2 | grep -a watchdog)"; fi
 out=$(vm_run u2 "cat /proc/cmdline; grep ' / ' /proc/mounts; cat /etc/kiln/release" 20)
 if echo "$out" | grep -q 'kiln.root=kiln-sys-b' && echo "$out" | grep -q '^/dev/vda3 / ext4 ro' &&
 	echo "$out" | grep -qx 'KILN_VERSION=v2-test'; then ok "the machine runs v2 from slot B (vda3, read-only)"

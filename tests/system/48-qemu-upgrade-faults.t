@@ -4,11 +4,13 @@
 # boot-once was spent, boots v1 again, which says the upgrade rolled back. Then the power is cut (QEMU killed) in
 # the middle of writing v2 into the other slot: the machine boots v1 unharmed, its etcd keys there, and says
 # the write was interrupted. Last, v5, whose service takes longer to become ready than the upgrade's deadline:
-# init gives the trial up at the deadline and v1 is back. Each QEMU run ends at a reset (-no-reboot).
+# init gives the trial up at the deadline and v1 is back. Last, v6, whose /sbin/init hangs (so no deadline of init's
+# can end its trial): the first stage armed the hardware watchdog, which resets the machine, and v1 is back again.
+# Each QEMU run ends at a reset (-no-reboot).
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 15
+plan 20
 . tests/system/lib/upgrade.sh
 variant "$T/media/v2" v2-test
 head -c 4096 /dev/zero > "$T/not-an-initramfs"
@@ -16,7 +18,11 @@ variant "$T/media/v4" v4-panic "rm /boot/initrd.gz
 write $T/not-an-initramfs /boot/initrd.gz"
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 600\n' > "$T/slow"
 variant "$T/media/v5" v5-slow "write $T/slow /etc/kiln/services/slow"
-media_disk 400
+printf '#!/bin/sh\necho "v6: init hangs"\nwhile :; do sleep 1; done\n' > "$T/hang"
+variant "$T/media/v6" v6-hang "rm /usr/sbin/init
+write $T/hang /usr/sbin/init
+sif /usr/sbin/init mode 0100755"
+media_disk 500
 media() { # NAME: the media disk mounted on /tmp/media
 	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
 }
@@ -71,6 +77,24 @@ if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: 
 	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v5-slow) did not become ready within 40s'; then
 	ok "back on v1, and initctl status says v5 did not become ready within 40s"
 else not_ok "back on v1 after v5"; diag "$out"; fi
-vm_send f6 "initctl poweroff"
-if vm_wait_exit f6 60; then ok "poweroff"; else not_ok "poweroff"; fi
+
+media f6
+vm_send f6 "initctl upgrade /tmp/media/v6/system.img --deadline 600"
+if vm_wait_exit f6 240 && vm_log f6 | grep -q 'kiln-upgrade: slot b (v6-hang) armed'; then ok "v6 armed in slot B, deadline 600 s"
+else not_ok "v6 armed"; diag "$(vm_log f6 | grep -a kiln | tail -n 15)"; fi
+vm_start f7 $args
+if vm_wait f7 'kiln: watchdog: armed for the trial boot' 120 && vm_wait f7 'v6: init hangs' 60; then
+	ok "the first stage arms the watchdog, then v6's init hangs: $(vm_log f7 | grep -o 'kiln: watchdog: armed.*')"
+else not_ok "watchdog armed, v6 hangs"; diag "$(vm_log f7 | tail -n 15)"; fi
+t0=$(date +%s)
+if vm_wait_exit f7 120; then ok "the watchdog resets the hung machine $(($(date +%s) - t0)) s later"
+else not_ok "the watchdog resets the hung machine"; diag "$(vm_log f7 | tail -n 5)"; vm_kill f7; fi
+vm_boot_ready f8 "the boot after v6's hang" 150 $args
+out=$(vm_run f8 "cat /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
+if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: running, default' &&
+	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v6-hang) never reached its init (kernel panic, or a reset)'; then
+	ok "back on v1, and initctl status says v6 never reached its init"
+else not_ok "back on v1 after v6"; diag "$out"; fi
+vm_send f8 "initctl poweroff"
+if vm_wait_exit f8 60; then ok "poweroff"; else not_ok "poweroff"; fi
 done_testing

@@ -29,7 +29,7 @@ bench_pxe() {
 	i=0
 	for m in p1 p2; do
 		i=$((i + 1))
-		eval "role=\$MACHINE_${m}_ROLE mac=\$MACHINE_${m}_MAC addr=\$MACHINE_${m}_ADDRESS"
+		role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC) addr=$(machine_field "$m" ADDRESS)
 		cat "$KILN_OUT/$role/initramfs.cpio.gz" "$x/machines/$m/identity.cpio.gz" > "$x/$m.initrd"
 		s=$(now)
 		VM_NETNS=$ns vm_start "direct-$m" --mem 768 --mac "$mac" --tap "tap$i" "$KILN_OUT/$role/vmlinuz" "$x/$m.initrd"

@@ -34,10 +34,9 @@ need() { [ -f "$1" ] || die "$1: missing ($2)"; }
 for f in "$pxelinux" "$lpxelinux" "$ldlinux"; do need "$f" "packages pxelinux and syslinux-common: run 'make deps'"; done
 need "$boot" "the first-stage initramfs the unknown-machine entry boots: run 'make pxe'"
 
-field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
 roles=
 for m in $MASTERS $NODES; do
-	role=$(field "$m" ROLE) mac=$(field "$m" MAC)
+	role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC)
 	echo "$mac" | grep -Eqx '([0-9a-f]{2}:){5}[0-9a-f]{2}' || die "machine $m: MAC '$mac' is not six lowercase hex pairs"
 	need "$machines/$m/identity.cpio.gz" "machine $m's identity archive: run 'make machines'"
 	case " $roles " in *" $role "*) ;; *) roles="$roles $role" ;; esac
@@ -88,7 +87,7 @@ append="console=tty0 console=ttyS0,115200 quiet"
 dhcp_hosts= n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))
-	role=$(field "$m" ROLE) mac=$(field "$m" MAC) addr=$(field "$m" ADDRESS)
+	role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC) addr=$(machine_field "$m" ADDRESS)
 	cp "$machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
 	cat > "$t/pxelinux.cfg/01-$(echo "$mac" | tr : -)" <<-EOF
 		# kiln: $m ($role, $addr)

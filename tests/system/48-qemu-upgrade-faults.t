@@ -28,24 +28,32 @@ media() { # NAME: the media disk mounted on /tmp/media
 	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
 }
 args="--mem 768 --disk $disk --persist --data $T/media.img"
+# arm NAME VARIANT DEADLINE: on NAME, `initctl upgrade` the media disk's VARIANT; it must be armed in slot B.
+arm() {
+	media "$1"
+	vm_send "$1" "initctl upgrade /tmp/media/$2/system.img --deadline $3"
+	if vm_wait_exit "$1" 240 && vm_log "$1" | grep -q "kiln-upgrade: slot b ($2-[a-z]*) armed"; then ok "$2 armed in slot B, deadline $3 s"
+	else not_ok "$2 armed"; diag "$(vm_log "$1" | grep -a kiln | tail -n 15)"; fi
+}
+# back_on_v1 NAME WHAT WHY: NAME, the next boot, runs v1 from slot A as the default and says the upgrade rolled back: WHY.
+back_on_v1() {
+	vm_boot_ready "$1" "the boot after $2" 150 $args
+	out=$(vm_run "$1" "cat /proc/cmdline /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
+	if echo "$out" | grep -q 'kiln.root=kiln-sys-a' && echo "$out" | grep -qx "KILN_VERSION=$v1" &&
+		echo "$out" | grep -q '^slot a: running, default' && echo "$out" | grep -qF "last upgrade: rolled back: $3"; then
+		ok "back on v1 in slot A after $2, and initctl status says: rolled back: $3"
+	else not_ok "back on v1 after $2"; diag "$out"; fi
+}
 
 vm_boot_ready f1 "v1 from slot A" 150 $args
-media f1
 out=$(vm_run f1 "i=0; while [ \$i -lt 50 ]; do etcdctl put /f/k\$i v\$i > /dev/null || exit 1; i=\$((i + 1)); done; echo count=\$(etcdctl get /f/ --prefix --keys-only | grep -c /f/)" 120)
 case $out in *count=50*) ok "50 keys written under v1" ;; *) not_ok "50 keys written under v1"; diag "$out" ;; esac
-vm_send f1 "initctl upgrade /tmp/media/v4/system.img --deadline 120"
-if vm_wait_exit f1 240 && vm_log f1 | grep -q 'kiln-upgrade: slot b (v4-panic) armed'; then ok "v4 armed in slot B"
-else not_ok "v4 armed"; diag "$(vm_log f1 | grep -a kiln | tail -n 15)"; fi
+arm f1 v4 120
 vm_start f2 $args
 if vm_wait f2 'Kernel panic' 120 && vm_wait_exit f2 60; then ok "v4's kernel panics and resets by itself: $(vm_log f2 | grep -o 'Kernel panic.*' | head -n 1)"
 else not_ok "v4's kernel panics and resets"; diag "$(vm_log f2 | tail -n 15)"; vm_kill f2; fi
 
-vm_boot_ready f3 "the next boot" 150 $args
-out=$(vm_run f3 "cat /proc/cmdline /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
-if echo "$out" | grep -q 'kiln.root=kiln-sys-a' && echo "$out" | grep -qx "KILN_VERSION=$v1" &&
-	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v4-panic) never reached its init (kernel panic, or a reset)'; then
-	ok "back on v1 in slot A, and initctl status says v4 rolled back"
-else not_ok "back on v1 after the panic"; diag "$out"; fi
+back_on_v1 f3 "v4's panic" "slot b (v4-panic) never reached its init (kernel panic, or a reset)"
 
 media f3
 vm_send f3 "initctl upgrade /tmp/media/v2/system.img"
@@ -63,26 +71,15 @@ if echo "$out" | grep -q '^last upgrade: rolled back: slot b (version unknown) w
 	ok "initctl status says the write was interrupted"
 else not_ok "initctl status after the power cut"; diag "$out"; fi
 
-media f4
-vm_send f4 "initctl upgrade /tmp/media/v5/system.img --deadline 40"
-if vm_wait_exit f4 240 && vm_log f4 | grep -q 'kiln-upgrade: slot b (v5-slow) armed'; then ok "v5 armed in slot B, deadline 40 s"
-else not_ok "v5 armed"; diag "$(vm_log f4 | grep -a kiln | tail -n 15)"; fi
+arm f4 v5 40
 vm_start f5 $args
 if vm_wait f5 'kiln: upgrade: trial boot' 120 && vm_wait_exit f5 150 &&
 	vm_log f5 | grep -q 'kiln: upgrade: trial failed (not ready within 40s): rebooting into the default slot'; then
 	ok "v5's trial is given up at its deadline, with no boot summary: init reboots"
 else not_ok "v5's trial given up at the deadline"; diag "$(vm_log f5 | grep -a kiln | tail -n 15)"; vm_kill f5; fi
-vm_boot_ready f6 "the boot after v5's trial" 150 $args
-out=$(vm_run f6 "cat /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
-if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: running, default' &&
-	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v5-slow) did not become ready within 40s'; then
-	ok "back on v1, and initctl status says v5 did not become ready within 40s"
-else not_ok "back on v1 after v5"; diag "$out"; fi
+back_on_v1 f6 "v5's trial" "slot b (v5-slow) did not become ready within 40s"
 
-media f6
-vm_send f6 "initctl upgrade /tmp/media/v6/system.img --deadline 30"
-if vm_wait_exit f6 240 && vm_log f6 | grep -q 'kiln-upgrade: slot b (v6-hang) armed'; then ok "v6 armed in slot B, deadline 30 s (the watchdog 30 s)"
-else not_ok "v6 armed"; diag "$(vm_log f6 | grep -a kiln | tail -n 15)"; fi
+arm f6 v6 30  # the watchdog then 30 s too
 vm_start f7 $args
 if vm_wait f7 'kiln: watchdog: armed for the trial boot' 120 && vm_wait f7 'v6: init hangs' 60; then
 	ok "the first stage arms the watchdog, then v6's init hangs: $(vm_log f7 | grep -o 'kiln: watchdog: armed.*')"
@@ -90,12 +87,7 @@ else not_ok "watchdog armed, v6 hangs"; diag "$(vm_log f7 | tail -n 15)"; fi
 t0=$(date +%s)
 if vm_wait_exit f7 120; then ok "the watchdog resets the hung machine $(($(date +%s) - t0)) s later"
 else not_ok "the watchdog resets the hung machine"; diag "$(vm_log f7 | tail -n 5)"; vm_kill f7; fi
-vm_boot_ready f8 "the boot after v6's hang" 150 $args
-out=$(vm_run f8 "cat /etc/kiln/release; initctl status | grep -E '^(slot|last)'" 20)
-if echo "$out" | grep -qx "KILN_VERSION=$v1" && echo "$out" | grep -q '^slot a: running, default' &&
-	echo "$out" | grep -q '^last upgrade: rolled back: slot b (v6-hang) never reached its init (kernel panic, or a reset)'; then
-	ok "back on v1, and initctl status says v6 never reached its init"
-else not_ok "back on v1 after v6"; diag "$out"; fi
+back_on_v1 f8 "v6's hang" "slot b (v6-hang) never reached its init (kernel panic, or a reset)"
 vm_send f8 "initctl poweroff"
 if vm_wait_exit f8 60; then ok "poweroff"; else not_ok "poweroff"; fi
 done_testing

@@ -1,5 +1,5 @@
 #!/bin/sh
-# serve.sh [--addr [IP:]PORT] [--dir DIR] [--pidfile FILE]: each role's upgrade image over HTTP, for
+# serve.sh [--addr [IP:]PORT] [--dir DIR]: each role's upgrade image over HTTP, for
 # `initctl upgrade http://HOST:PORT/<role>/system.img` on the machines (`make serve`).
 #
 # Only the upgrade images are served: a folder of links <role>/system.img and <role>/system.img.sha256 to
@@ -9,13 +9,12 @@
 # stopped; --addr defaults to every address, port 8080 (give the build host's address on the cluster's network).
 . "$(dirname "$0")/lib.sh"
 
-addr=8080 dir=$KILN_OUT pidfile=
+addr=8080 dir=$KILN_OUT
 while [ $# -gt 0 ]; do
 	case $1 in
 	--addr) addr=${2:?--addr wants [IP:]PORT}; shift 2 ;;
 	--dir) dir=${2:?--dir wants a folder}; shift 2 ;;
-	--pidfile) pidfile=${2:?--pidfile wants a file}; shift 2 ;;
-	*) die "unknown argument '$1' (usage: serve.sh [--addr [IP:]PORT] [--dir DIR] [--pidfile FILE])" ;;
+	*) die "unknown argument '$1' (usage: serve.sh [--addr [IP:]PORT] [--dir DIR])" ;;
 	esac
 done
 case $addr in *[!0-9.:]*|'') die "--addr $addr: not [IP:]PORT" ;; esac
@@ -41,5 +40,4 @@ host=${addr%:*}
 [ "$host" != "$addr" ] || host=HOST
 for r in $roles; do say "serving $dir/$r/system.img as http://$host:${addr##*:}/$r/system.img"; done
 say "on each machine: initctl upgrade http://$host:${addr##*:}/<role>/system.img (Ctrl-C stops serving)"
-[ -z "$pidfile" ] || echo $$ > "$pidfile"
 exec "$busybox" httpd -f -p "$addr" -h "$root"

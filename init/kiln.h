@@ -65,6 +65,7 @@ int env_set(char ***env, int *n, const char *kv);
 const char *env_get(char **env, int n, const char *key);
 int env_load_file(char ***env, int *n, const char *path);
 char *expand_vars(const char *s, char **env, int n);
+int line_is_error(const char *s, size_t len);
 void env_free(char **env, int n);
 
 /* ---- dependency order (deps.c) ---- */

@@ -158,3 +158,20 @@ void env_free(char **env, int n)
 		free(env[i]);
 	free(env);
 }
+
+/* A line that says why a program is ending: "Error: ..." (Go's flag and command errors), "error: ...", a fatal
+ * glog/klog line ("F1202 05:50:00.123456 ..."), or one naming itself fatal. */
+int line_is_error(const char *s, size_t len)
+{
+	static const char *const starts[] = {"Error:", "error:", "ERROR:", "fatal", "Fatal", "FATAL"};
+	for (size_t i = 0; i < sizeof starts / sizeof *starts; i++)
+		if (len >= strlen(starts[i]) && !strncmp(s, starts[i], strlen(starts[i])))
+			return 1;
+	if (len >= 6 && s[0] == 'F' && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+	    isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) && s[5] == ' ')
+		return 1;
+	for (size_t i = 0; i + 6 <= len; i++)
+		if (!memcmp(s + i, " fatal", 6) || (i + 11 <= len && !memcmp(s + i, "level=fatal", 11)))
+			return 1;
+	return 0;
+}

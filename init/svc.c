@@ -136,6 +136,7 @@ static void svc_start(struct svc *s, int64_t now)
 	}
 	s->reason[0] = '\0';
 	s->last_line[0] = '\0';
+	s->last_error[0] = '\0';
 	if (open_log(s)) {
 		give_up(s);
 		return;
@@ -328,7 +329,13 @@ static void service_exited(struct svc *s, int status, int64_t now)
 		svc_set_ready(s);
 		return;
 	}
-	snprintf(s->reason, sizeof s->reason, "%s", d);
+	log_readable(s); /* its last words are its reason */
+	if (s->last_status && (s->last_error[0] || s->last_line[0])) {
+		snprintf(s->reason, sizeof s->reason, "%s: %s", d, s->last_error[0] ? s->last_error : s->last_line);
+		snprintf(d, sizeof d, "%.63s", s->reason);
+	} else {
+		snprintf(s->reason, sizeof s->reason, "%s", d);
+	}
 	if (s->d.restart == RESTART_NEVER || (s->d.restart == RESTART_ON_FAILURE && s->last_status == 0)) {
 		if (s->last_status == 0) {
 			s->state = ST_STOPPED;
@@ -393,7 +400,9 @@ int svc_fill_poll(struct pollfd *p, int max)
 	return n;
 }
 
-/* The last complete, non-empty line of output: a failed job's reason in `initctl status`. */
+/* The last complete, non-empty line of output (a failed job's reason in `initctl status`), and the last one that
+ * reads as an error: a Go program that refuses a flag prints "Error: ..." and then its whole usage, so the
+ * reason a service exited is that line, not the last. */
 static void remember_last_line(struct svc *s, const char *buf, size_t len)
 {
 	size_t end = len, start;
@@ -404,6 +413,14 @@ static void remember_last_line(struct svc *s, const char *buf, size_t len)
 	for (start = end; start > 0 && buf[start - 1] != '\n'; start--)
 		;
 	snprintf(s->last_line, sizeof s->last_line, "%.*s", (int)(end - start), buf + start);
+	for (size_t b = 0; b < end;) {
+		size_t e = b;
+		while (e < end && buf[e] != '\n')
+			e++;
+		if (line_is_error(buf + b, e - b))
+			snprintf(s->last_error, sizeof s->last_error, "%.*s", (int)(e - b), buf + b);
+		b = e + 1;
+	}
 }
 
 static void log_readable(struct svc *s)

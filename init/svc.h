@@ -39,6 +39,7 @@ struct svc {
 	int64_t job_last_start, job_last_ok, job_last_fail; /* ms; 0 = never */
 	char job_fail_reason[120]; /* the failed run's last line of output, or how it ended */
 	char last_line[120];       /* the last line the service wrote */
+	char last_error[120];      /* the last line that reads as an error (Error:, a fatal log line) */
 };
 
 int svc_every(struct svc *s);

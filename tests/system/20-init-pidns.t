@@ -40,8 +40,9 @@ requires = base"
 sb_script slowstop "trap 'sleep 1; exit 0' TERM
 while :; do sleep 0.1; done"
 sb_service slowstop "command = $SB/bin/slowstop"
-# crashy: fails at once, forever; healthy: needs nothing, must be up at once regardless.
-sb_script crashy "echo \"crashy $now\" >> $SB/crashy; exit 1"
+# crashy: fails at once, forever, refusing a flag as a Go program does (the error, then its usage); healthy: needs
+# nothing, must be up at once regardless.
+sb_script crashy "echo \"crashy $now\" >> $SB/crashy; echo 'Error: unknown flag: --bogus'; echo 'Usage:'; echo '  crashy [flags]'; exit 1"
 sb_service crashy "command = $SB/bin/crashy"
 sb_script healthy "echo \"healthy-start $now\" >> $E; exec sleep 1000"
 sb_service healthy "command = $SB/bin/healthy"
@@ -112,7 +113,7 @@ check "the restart delays grow: about 1 s, then 2 s from each kill to the next s
 sb_wait "$SB/crashy" . 1; i=0
 while [ "$(wc -l < "$SB/crashy")" -lt 4 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "crashy is restarted with growing delays (1s 2s 4s), measured from its own log" sh -c "
-	grep -q 'crashy: exited 1, restarting in 4s' '$SB/console' &&
+	grep -q 'crashy: exited 1: Error: unknown flag: --bogus, restarting in 4s' '$SB/console' &&
 	awk '{ t[NR] = \$2 } END { d1 = t[2] - t[1]; d2 = t[3] - t[2]; d3 = t[4] - t[3]; print d1, d2, d3;
 		exit !(NR >= 4 && d1 >= 0.9 && d1 < 1.6 && d2 >= 1.9 && d2 < 2.6 && d3 >= 3.9 && d3 < 4.6) }' '$SB/crashy'"
 check "orphaned grandchildren are reaped (no zombies in the namespace)" sh -c "
@@ -127,7 +128,7 @@ check "a job's interval from its env file (1 s, not the default 100 s); status s
 check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
-	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1' &&
+	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
 	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 15 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }

@@ -146,6 +146,22 @@ static void environment(void **state)
 	env_free(env, n);
 }
 
+static void error_lines(void **state)
+{
+	(void)state;
+	const char *yes[] = {"Error: unknown flag: --container-runtime", "error: no such file",
+			     "F1202 05:50:00.123456    213 server.go:198] failed to load config", "fatal: no data",
+			     "time=\"2026\" level=fatal msg=\"no socket\"", "etcd: a fatal error"};
+	const char *no[] = {"I1202 05:50:00.1 x.go:1] started", "E1202 05:50:00.1 x.go:1] retrying",
+			    "      --container-runtime string   The container runtime", "Flags:", "F12 short", ""};
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+		assert_true(line_is_error(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+		assert_false(line_is_error(no[i], strlen(no[i])));
+	/* only LEN bytes count */
+	assert_false(line_is_error("Err", 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +171,7 @@ int main(void)
 		cmocka_unit_test(schedule),
 		cmocka_unit_test(split),
 		cmocka_unit_test(environment),
+		cmocka_unit_test(error_lines),
 	};
 	return cmocka_run_group_tests_name("logic", tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@ enum ready_kind { READY_NONE, READY_TCP, READY_UNIX, READY_EXEC, READY_NOTIFY };
 enum svc_type { TYPE_LONGRUN, TYPE_ONESHOT };
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum cond_kind { COND_NONE, COND_EXISTS, COND_MISSING };
+#define KILN_CONDS_MAX 4
 
 struct env_item {
 	int is_file;  /* envfile = PATH */
@@ -48,8 +49,9 @@ struct svc_def {
 	int nenv;
 	struct dir_item *dirs;
 	int ndirs;
-	enum cond_kind cond;
-	char *cond_path;
+	enum cond_kind cond[KILN_CONDS_MAX]; /* every one must hold for the service to run */
+	char *cond_path[KILN_CONDS_MAX];
+	int nconds;
 	char *tty;
 	long log_size;
 	int log_keep;
@@ -105,7 +107,9 @@ struct cmdline {
 	int shell;
 	int data_format_blank; /* kiln.data_format_blank: make DATA on a blank disk when there is none */
 	int trial;             /* kiln.trial=SECONDS: a trial boot of an upgrade, to be ready within that time */
+	char disable[256];     /* kiln.disable=NAME[,NAME...]: services left out of this boot (",a,b," once parsed) */
 };
+int disable_list_has(const char *list, const char *service); /* LIST as cmdline_parse keeps kiln.disable */
 void cmdline_parse(const char *s, struct cmdline *c);
 
 /* ---- syslinux's auxiliary data vector (adv.c) ---- */

@@ -51,6 +51,7 @@ static void early_boot(char **argv)
 	cl = read_text("/proc/cmdline", NULL);
 	cmdline_parse(cl ? cl : "", &c);
 	free(cl);
+	memcpy(svc_disabled, c.disable, sizeof svc_disabled);
 	reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT: an orderly reboot */
 	if (c.trial && !root_is_initramfs())
 		watchdog_trial_open(); /* the slot of a trial boot: the first stage left the watchdog running */
@@ -193,6 +194,11 @@ int main(int argc, char **argv)
 		boot_offset = boot_ms();
 	if (getpid() == 1 && !sandbox)
 		early_boot(argv);
+	if (sandbox && getenv("KILN_CMDLINE")) { /* the tests' stand-in for /proc/cmdline: what services read of it */
+		struct cmdline c;
+		cmdline_parse(getenv("KILN_CMDLINE"), &c);
+		memcpy(svc_disabled, c.disable, sizeof svc_disabled);
+	}
 	std_fds();
 	sfd = signals_fd();
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void disable_parse(const char *v, char *out, size_t len);
+
 void cmdline_parse(const char *s, struct cmdline *c)
 {
 	char buf[4096], *w[256];
@@ -27,7 +29,29 @@ void cmdline_parse(const char *s, struct cmdline *c)
 			c->data_format_blank = 1;
 		else if (!strncmp(w[i], "kiln.trial=", 11))
 			c->trial = atoi(w[i] + 11) > 0 ? atoi(w[i] + 11) : 0;
+		else if (!strncmp(w[i], "kiln.disable=", 13))
+			disable_parse(w[i] + 13, c->disable, sizeof c->disable);
 	}
+}
+
+/* kiln.disable=a,b: kept as ",a,b," so a lookup is one strstr. A list with anything but service-name characters,
+ * or longer than the buffer, is ignored whole (a boot with every service is the safe reading of a bad line). */
+static void disable_parse(const char *v, char *out, size_t len)
+{
+	size_t n = strlen(v);
+	out[0] = '\0';
+	if (!n || n + 3 > len || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.,") != n)
+		return;
+	snprintf(out, len, ",%s,", v);
+}
+
+int disable_list_has(const char *list, const char *service)
+{
+	char key[KILN_NAME_MAX + 2];
+	if (!list[0] || !service[0])
+		return 0;
+	snprintf(key, sizeof key, ",%s,", service);
+	return strstr(list, key) != NULL;
 }
 
 int parse_ipv4(const char *s, uint32_t *addr)

@@ -94,17 +94,27 @@ static void give_up(struct svc *s)
 	say("kiln: %s: %s", s->d.name, s->reason);
 }
 
+char svc_disabled[256];
+
+/* Every condition holds; the first that does not is the reason the service is skipped. A service named by
+ * kiln.disable= on the kernel command line is skipped too. */
 static int condition_holds(struct svc *s)
 {
-	int exists;
-	if (s->d.cond == COND_NONE)
-		return 1;
-	exists = access(s->d.cond_path, F_OK) == 0;
-	if (exists == (s->d.cond == COND_EXISTS))
-		return 1;
-	snprintf(s->reason, sizeof s->reason, "skipped: %s %s", s->d.cond == COND_EXISTS ? "no" : "found", s->d.cond_path);
-	say("kiln: %s: %s", s->d.name, s->reason);
-	return 0;
+	if (disable_list_has(svc_disabled, s->d.name)) {
+		snprintf(s->reason, sizeof s->reason, "skipped: kiln.disable on the kernel command line");
+		say("kiln: %s: %s", s->d.name, s->reason);
+		return 0;
+	}
+	for (int i = 0; i < s->d.nconds; i++) {
+		int exists = access(s->d.cond_path[i], F_OK) == 0;
+		if (exists == (s->d.cond[i] == COND_EXISTS))
+			continue;
+		snprintf(s->reason, sizeof s->reason, "skipped: %s %s", s->d.cond[i] == COND_EXISTS ? "no" : "found",
+			 s->d.cond_path[i]);
+		say("kiln: %s: %s", s->d.name, s->reason);
+		return 0;
+	}
+	return 1;
 }
 
 /* The output pipe lives as long as the service, so a restart never loses what the last run wrote. */

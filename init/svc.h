@@ -48,6 +48,7 @@ extern struct svc *svcs;
 extern int nsvcs;
 extern int shutting_down;  /* 0, or the reboot(2) command to end with */
 extern int64_t boot_offset; /* ms subtracted from boot time: a sandboxed init counts from its own start */
+extern char svc_disabled[256]; /* kiln.disable= of the kernel command line, as cmdline_parse keeps it */
 
 /* svctab.c: loading and reporting */
 void svc_load_all(const char *dir);

@@ -250,14 +250,15 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 			return fail(err, errlen, line, "condition wants 'exists PATH' or 'missing PATH'");
 		*p++ = '\0';
 		p = trim(p);
+		if (d->nconds == KILN_CONDS_MAX)
+			return fail(err, errlen, line, "more than %d conditions", KILN_CONDS_MAX);
 		if (!strcmp(v, "exists"))
-			d->cond = COND_EXISTS;
+			d->cond[d->nconds] = COND_EXISTS;
 		else if (!strcmp(v, "missing"))
-			d->cond = COND_MISSING;
+			d->cond[d->nconds] = COND_MISSING;
 		else
 			return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
-		free(d->cond_path);
-		return (d->cond_path = strdup(p)) ? 0 : -1;
+		return (d->cond_path[d->nconds++] = strdup(p)) ? 0 : -1;
 	} else if (!strcmp(k, "tty")) {
 		free(d->tty);
 		return (d->tty = strdup(v)) ? 0 : -1;
@@ -368,7 +369,8 @@ void svcdef_free(struct svc_def *d)
 	for (int i = 0; i < d->ndirs; i++)
 		free(d->dirs[i].path);
 	free(d->dirs);
-	free(d->cond_path);
+	for (int i = 0; i < d->nconds; i++)
+		free(d->cond_path[i]);
 	free(d->tty);
 	memset(d, 0, sizeof *d);
 }

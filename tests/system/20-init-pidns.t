@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 29
+plan 30
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -190,13 +190,21 @@ sb_service after-skipped "command = /bin/true
 requires = skipped"
 sb_service broken "command = /bin/true
 readiness = soon"
+# two conditions, the second false: skipped, naming it; and one left out by kiln.disable on the command line
+sb_service gated "command = /bin/true
+condition = exists $SB/bin/first
+condition = missing $SB/bin/second"
+sb_service unwanted "command = /bin/true"
 
-sb_start
+KILN_CMDLINE="quiet kiln.disable=unwanted,other panic=10" sb_start
 if sb_wait "$SB/console" 'kiln: (ready|degraded):' 10; then ok "run 2: summary printed"; else not_ok "run 2: summary printed"; diag "$(cat "$SB/console")"; fi
 check "ready line once every service is ready (the skipped one is not counted)" \
 	grep -Eq '^kiln: ready: 3 services in [0-9]+\.[0-9][0-9]s$' "$SB/console"
 check "a service requiring a skipped one is skipped too, and says why" \
 	grep -q '^kiln: after-skipped: skipped: requires skipped (skipped: no .*/never)$' "$SB/console"
+check "every condition must hold: the false one is named; kiln.disable leaves a service out, saying so" sh -c "
+	grep -qx 'kiln: gated: skipped: found $SB/bin/second' '$SB/console' &&
+	grep -qx 'kiln: unwanted: skipped: kiln.disable on the kernel command line' '$SB/console'"
 check "a malformed service file is reported with file:line and reason" \
 	grep -q "^kiln: $SB/etc/services/broken:2: unknown key 'readiness'$" "$SB/console"
 check "a chain starts in dependency order, with exec probes and env files applied" sh -c "

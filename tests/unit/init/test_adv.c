@@ -98,6 +98,28 @@ static void trial_cmdline(void **state)
 	assert_int_equal(c.trial, 0);
 }
 
+static void disable_cmdline(void **state)
+{
+	struct cmdline c;
+	(void)state;
+	cmdline_parse("quiet kiln.disable=kube-apiserver,cluster-dns panic=10", &c);
+	assert_true(disable_list_has(c.disable, "kube-apiserver"));
+	assert_true(disable_list_has(c.disable, "cluster-dns"));
+	assert_false(disable_list_has(c.disable, "cluster"));    /* whole names only */
+	assert_false(disable_list_has(c.disable, "dns"));
+	assert_false(disable_list_has(c.disable, "etcd"));
+	assert_false(disable_list_has(c.disable, ""));
+	cmdline_parse("kiln.disable=etcd;reboot", &c); /* anything but name characters: ignored whole */
+	assert_false(disable_list_has(c.disable, "etcd"));
+	cmdline_parse("kiln.disable=", &c);
+	assert_string_equal(c.disable, "");
+	char longv[400] = "kiln.disable=";
+	memset(longv + 13, 'a', 300);
+	longv[313] = '\0';
+	cmdline_parse(longv, &c); /* longer than it keeps: ignored whole, not cut */
+	assert_string_equal(c.disable, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +127,7 @@ int main(void)
 		cmocka_unit_test(other_records_kept),
 		cmocka_unit_test(damaged),
 		cmocka_unit_test(trial_cmdline),
+		cmocka_unit_test(disable_cmdline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

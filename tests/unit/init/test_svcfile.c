@@ -27,6 +27,7 @@ static void full_file(void **state)
 			   "envfile = -/etc/kiln/identity/env/etcd.env\n"
 			   "dir = /data/etcd 0700 etcd\n"
 			   "condition = missing /run/kiln/net-static\n"
+			   "condition = exists /usr/bin/etcd\n"
 			   "log_size = 4096\n"
 			   "log_keep = 5\n";
 	assert_int_equal(svcdef_parse("etcd", text, &d, err, sizeof err), 0);
@@ -50,7 +51,10 @@ static void full_file(void **state)
 	assert_int_equal(d.ndirs, 1);
 	assert_int_equal(d.dirs[0].mode, 0700);
 	assert_string_equal(d.dirs[0].user, "etcd");
-	assert_int_equal(d.cond, COND_MISSING);
+	assert_int_equal(d.nconds, 2);
+	assert_int_equal(d.cond[0], COND_MISSING);
+	assert_int_equal(d.cond[1], COND_EXISTS);
+	assert_string_equal(d.cond_path[1], "/usr/bin/etcd");
 	assert_int_equal(d.log_size, 4096);
 	assert_int_equal(d.log_keep, 5);
 	svcdef_free(&d);
@@ -118,6 +122,8 @@ static void malformed(void **state)
 	bad("command = a\ndir = /x 999\n", "not octal");
 	bad("command = a\ndir = relative\n", "absolute path");
 	bad("command = a\ncondition = maybe /x\n", "condition 'maybe'");
+	bad("command = a\ncondition = exists /a\ncondition = exists /b\ncondition = exists /c\ncondition = exists /d\n"
+	    "condition = exists /e\n", "line 6: more than 4 conditions");
 	bad("command = a\nlog_size = 10\n", "log_size");
 	bad("command =\n", "line 1: command has no value");
 	bad("command = a\nevery = ${INTERVAL}\n", "not N or ${NAME:-N}");

@@ -36,8 +36,12 @@ export KUBE_BIN := $(abspath $(KUBE_BIN))
 COMPONENTS_STAMP := $(BUILD)/.components
 $(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | tail -n +2 | tr '\n' ' ')"; \
 	[ "$$(cat $(COMPONENTS_STAMP) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(COMPONENTS_STAMP))
+# What components/ lacks, when the cluster asks for the release Debian's source package is (v1.20.2), is built
+# from that source once (scripts/kube-build.sh, cached in $(KILN_CACHE)/kubernetes); this file names the folder.
+KUBE_BUILT := $(BUILD)/.kube-built
+export KUBE_BUILT
 
-.PHONY: all help deps init images machines pxe serve upgrade tools check audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init kube images machines pxe serve upgrade tools check addons audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -63,11 +67,16 @@ $(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) $(shell find images/bo
 $(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
 	@$(S)/mk-initramfs.sh $(BUILD)/stage/boot $@
 
+$(KUBE_BUILT): $(S)/kube-build.sh $(COMPONENTS_STAMP) $(OUT)/cluster/cluster.env $(wildcard images/*/image.conf)
+	@$(S)/kube-build.sh --for $@
+	@touch $@
+kube: $(KUBE_BUILT) ## build the Kubernetes components from Debian's source package (what components/ lacks)
+
 define role_rules
 $(1)_FILES := $$(call overlay_deps,images/$(1))
 # Components are checked against the cluster's kubernetes_version: the cluster is rendered first.
 $(BUILD)/stage/$(1).origins: $$(INIT) $$(BUSYBOX) $$(KERNEL) $$(COMMON_FILES) $$($(1)_FILES) $$(STAGE_SCRIPTS) \
-		$(S)/components.sh $(COMPONENTS_STAMP) $(OUT)/cluster/cluster.env
+		$(S)/components.sh $(COMPONENTS_STAMP) $(KUBE_BUILT) $(OUT)/cluster/cluster.env
 	@$$(S)/stage-rootfs.sh $(1)
 $(OUT)/$(1)/vmlinuz: $$(KERNEL)
 	@mkdir -p $$(@D) && cp $$< $$@.tmp && mv $$@.tmp $$@
@@ -116,6 +125,8 @@ cluster-down: ## power the QEMU cluster off and delete its network namespace
 	@$(S)/cluster.sh down $(OUT)/cluster
 cluster-status: ## each QEMU machine's state and `initctl status`
 	@$(S)/cluster.sh status $(OUT)/cluster
+addons: $(OUT)/cluster/cluster.env ## apply the cluster DNS's RBAC, Service and Endpoints through the first master that answers (admin.kubeconfig)
+	@$(S)/addons.sh $(OUT)/cluster
 drill: machines ## etcd disaster drill in a QEMU cluster: 1000 keys, backup, all data destroyed, restore, every key back
 	@$(S)/drill.sh $(OUT)/cluster
 audit: machines ## every private key in every image and identity archive, checked against the PKI table

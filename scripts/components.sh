@@ -1,9 +1,11 @@
 #!/bin/sh
 # components.sh ROLE STAGE ORIGINS: puts the role's Kubernetes components (image.conf `components`) into a staged
 # root from the components folder ($KUBE_BIN, default components/), where the user puts the official release
-# binaries: kiln cannot obtain them and never puts anything else in their place. Each one must be a static ELF
-# x86-64 executable of the cluster's kubernetes_version. A missing one is no error (its service is skipped at
-# boot); a bad one is, naming the file. Writes STAGE/etc/kiln/components: what the image has and lacks.
+# binaries; what it lacks comes from the folder $KUBE_BUILT names (scripts/kube-build.sh: built from Debian's
+# kubernetes source package when the cluster asks for that release). Nothing else ever takes their place. Each one
+# must be a static ELF x86-64 executable of the cluster's kubernetes_version. A missing one is no error (its
+# service is skipped at boot); a bad one is, naming the file. Writes STAGE/etc/kiln/components: what the image has
+# and lacks.
 . "$(dirname "$0")/lib.sh"
 
 role=${1:?usage: components.sh ROLE STAGE ORIGINS}
@@ -12,6 +14,7 @@ origins=${3:?usage: components.sh ROLE STAGE ORIGINS}
 conf=$KILN_TOP/images/$role/image.conf
 bin=${KUBE_BIN:-$KILN_TOP/components}
 shown=${bin#"$KILN_TOP"/}
+built=$(cat "${KUBE_BUILT:-/nonexistent}" 2>/dev/null || true)
 list=$st/etc/kiln/components
 
 components=$(conf_list "$conf" components)
@@ -51,13 +54,16 @@ run_version() {
 	name=$1 f=$2
 	flag=--version
 	[ "$name" = coredns ] && flag=-version
-	out=$(cd / && env -i PATH=/usr/bin:/bin timeout 20 "$f" "$flag" 2>&1) ||
+	[ "$name" = kubectl ] && flag="version --client"
+	# shellcheck disable=SC2086 # kubectl's flag is two words
+	out=$(cd / && env -i PATH=/usr/bin:/bin timeout 20 "$f" $flag 2>&1) ||
 		die "$f: '$name $flag' failed: $(echo "$out" | head -n 1)"
 	if [ "$name" = coredns ]; then
 		v=$(echo "$out" | sed -n 's/^CoreDNS-\([0-9][0-9.]*\).*/\1/p' | head -n 1)
 		[ -n "$v" ] || die "$f: '$name $flag' does not say CoreDNS-<version>: $(echo "$out" | head -n 1)"
 	else
-		v=$(echo "$out" | sed -n 's/^Kubernetes \(v[^ ]*\).*/\1/p' | head -n 1)
+		v=$(echo "$out" | sed -n -e 's/^Kubernetes \(v[^ ]*\).*/\1/p' \
+			-e 's/^Client Version: .*GitVersion:"\(v[^"]*\)".*/\1/p' -e 's/^Client Version: \(v[^ ]*\)$/\1/p' | head -n 1)
 		[ -n "$v" ] || die "$f: '$name $flag' does not say 'Kubernetes vX.Y.Z': $(echo "$out" | head -n 1)"
 		[ "$v" = "$want" ] || die "$f: version $v, but the cluster file asks for $want"
 	fi
@@ -71,7 +77,10 @@ missing=
 trap 'rm -f "$list.tmp"' EXIT
 echo "# kiln: the $role image's Kubernetes components: name, present|missing, version, sha256" > "$list.tmp"
 for name in $components; do
-	f=$bin/$name
+	f=$bin/$name from=$shown/$name origin=components
+	if [ ! -e "$f" ] && [ ! -L "$f" ] && [ -n "$built" ] && [ -x "$built/$name" ]; then
+		f=$built/$name from="Debian's kubernetes source, built by kube-build.sh" origin=debian-source
+	fi
 	if [ ! -e "$f" ] && [ ! -L "$f" ]; then
 		missing="$missing $name"
 		echo "$name missing - -" >> "$list.tmp"
@@ -87,8 +96,8 @@ for name in $components; do
 	fi
 	cp "$f" "$st/usr/bin/$name"
 	chmod 0755 "$st/usr/bin/$name"
-	printf '%s\t%s\n' "/usr/bin/$name" "components:$name $v" >> "$origins"
-	say "$role: $name $v (from $shown/$name)"
+	printf '%s\t%s\n' "/usr/bin/$name" "$origin:$name $v" >> "$origins"
+	say "$role: $name $v (from $from)"
 	echo "$name present $v $(sha256sum < "$f" | cut -d' ' -f1)" >> "$list.tmp"
 done
 mv "$list.tmp" "$list"

@@ -20,7 +20,8 @@ trap 'rm -rf "$w"' EXIT
 
 # The PKI table: which key may be where, and whose it is there. "host" keys never leave the build host;
 # "master"/"node" keys go to every machine of that role; "self" keys only to the machine they were issued to.
-# CoreDNS's client identity (system:coredns, on the masters, where the cluster DNS runs) is kiln's addition.
+# The cluster DNS's client identity (system:coredns, on the masters, where the cluster DNS runs, user dns) is kiln's
+# addition.
 pki_table() {
 	cat <<-'EOF'
 	kubernetes-ca            master 201
@@ -31,7 +32,7 @@ pki_table() {
 	controller-manager       master 201
 	scheduler                master 201
 	service-account          master 201
-	coredns                  master 201
+	coredns                  master 202
 	etcd-backup              master 200
 	kube-proxy               node   0
 	machines/*/apiserver     self   201

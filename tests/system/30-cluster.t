@@ -5,7 +5,7 @@
 # moves, a bad cluster file leaving the previous output untouched, and `kiln pki status`.
 . tests/system/lib/tap.sh
 
-plan 32
+plan 34
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -134,6 +134,7 @@ if [ "$(id -u)" = 0 ]; then
 		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/apiserver.key')\" = 201:201:600 ] || exit 1
 		[ \"\$(stat -c %u:%g '$M/m1/identity/pki/ca.key')\" = 201:201 ] || exit 1
 		[ \"\$(stat -c %u:%g '$M/m1/identity/kubeconfig/scheduler.kubeconfig')\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/coredns.key')\" = 202:202:600 ] || exit 1
 		[ \"\$(stat -c %u:%g:%a '$M/n1/identity/pki/kubelet.key')\" = 0:0:600 ] || exit 1
 		for m in m1 n2; do
 			d='$M'/\$m/identity
@@ -149,7 +150,7 @@ fi
 check "cluster.env: derived service IP, DNS, pod subnets, etcd initial cluster, machines" sh -c "
 	. '$O/cluster.env'
 	[ \"\$SERVICE_IP \$DNS_IP \$SERVICE_CIDR \$POD_CIDR \$INFRA_CIDR\" = '10.254.0.1 10.254.0.10 10.254.0.0/24 10.200.0.0/16 192.168.0.0/24' ] &&
-	[ \"\$MASTERS|\$NODES\" = 'm1 m2 m3|n1 n2' ] && [ \$CLUSTER_NAME = demo ] && [ \$KUBERNETES_VERSION = v1.30.0 ] &&
+	[ \"\$MASTERS|\$NODES\" = 'm1 m2 m3|n1 n2' ] && [ \$CLUSTER_NAME = demo ] && [ \$KUBERNETES_VERSION = v1.20.2 ] &&
 	[ \"\$ETCD_INITIAL_CLUSTER\" = 'm1=https://192.168.0.11:2380,m2=https://192.168.0.12:2380,m3=https://192.168.0.13:2380' ] &&
 	[ \"\$MACHINE_n1_POD_CIDR \$MACHINE_n2_POD_CIDR\" = '10.200.1.0/24 10.200.2.0/24' ] &&
 	[ \"\$MACHINE_m2_ROLE \$MACHINE_m2_MAC \$MACHINE_m2_ADDRESS\" = 'master 52:54:00:00:00:12 192.168.0.12' ] &&
@@ -197,26 +198,38 @@ check "node configs: kubelet's names its subnet, address, cluster DNS and cert p
 		grep -qxF -- \"\$l\" \$p || { echo kube-proxy.yaml: no \"\$l\"; exit 1; }
 	done
 	! find '$M'/m*/identity -path '*/config/*' | grep ."
+check "the wiring follows the release: v1.20.2's kubelet gets the CRI endpoint as flags, v1.30.0's in its config" sh -c "
+	grep -qx 'KUBELET_FLAGS=--container-runtime=remote --container-runtime-endpoint=unix:///run/containerd/containerd.sock' '$M/n1/identity/env/kubernetes.env' &&
+	! grep -q containerRuntimeEndpoint '$M/n1/identity/config/kubelet.yaml' &&
+	timeout 60 '$kiln' render tests/clusters/solo.yaml --out '$T/solo' --pki '$T/solo-pki' --rootfs rootfs >/dev/null &&
+	grep -qx 'KUBELET_FLAGS=' '$T/solo/machines/t1/identity/env/kubernetes.env' &&
+	grep -qx 'containerRuntimeEndpoint: unix:///run/containerd/containerd.sock' '$T/solo/machines/t1/identity/config/kubelet.yaml'"
+check "a node's API endpoint (apiproxy.cfg): 127.0.0.1:6443 to every master, checked by /readyz over TLS with the kube CA" sh -c "
+	f='$M/n2/identity/config/apiproxy.cfg'
+	[ \"\$(grep '^  server ' \$f | tr '\n' ' ')\" = '  server m1 192.168.0.11:6443   server m2 192.168.0.12:6443   server m3 192.168.0.13:6443 ' ] &&
+	grep -qx '  bind 127.0.0.1:6443' \$f && grep -qx '  option httpchk GET /readyz' \$f &&
+	grep -q 'check check-ssl verify required ca-file /etc/kiln/identity/pki/ca.crt' \$f &&
+	! find '$M'/m*/identity -name apiproxy.cfg | grep ."
 # addons_ok FILE: the manifest's four objects, the DNS address and one endpoint per master
 addons_ok() {
 	objs=$(kubectl label --local -f "$1" kiln-check=1 -o name | tr '\n' ' ')
-	[ "$objs" = "clusterrole.rbac.authorization.k8s.io/kiln:coredns clusterrolebinding.rbac.authorization.k8s.io/kiln:coredns service/kube-dns endpointslice.discovery.k8s.io/kube-dns-masters " ] ||
+	[ "$objs" = "clusterrole.rbac.authorization.k8s.io/kiln:coredns clusterrolebinding.rbac.authorization.k8s.io/kiln:coredns service/kube-dns endpoints/kube-dns " ] ||
 		{ echo "objects: $objs"; return 1; }
 	ip=$(kubectl label --local -f "$1" kiln-check=1 -o jsonpath='{.spec.clusterIP}')
 	[ "$ip" = 10.254.0.10 ] || { echo "clusterIP $ip"; return 1; }
-	eps=$(grep -o 'addresses: .*' "$1" | tr '\n' ' ')
-	[ "$eps" = 'addresses: ["192.168.0.11"] addresses: ["192.168.0.12"] addresses: ["192.168.0.13"] ' ] ||
+	eps=$(grep -o -- '- ip: .*' "$1" | tr '\n' ' ')
+	[ "$eps" = '- ip: "192.168.0.11" - ip: "192.168.0.12" - ip: "192.168.0.13" ' ] ||
 		{ echo "endpoints: $eps"; return 1; }
 	grep -qx '  name: system:coredns' "$1"
 }
 check "addons/coredns.yaml: RBAC for system:coredns, kube-dns at the cluster DNS address, every master an endpoint" \
 	addons_ok "$O/addons/coredns.yaml"
-check "kubectl reads every kubeconfig; masters use 127.0.0.1, nodes and admin the first master" sh -c "
+check "kubectl reads every kubeconfig; masters and nodes use 127.0.0.1 (their own apiserver, apiproxy), admin the first master" sh -c "
 	command -v kubectl >/dev/null || { echo no kubectl; exit 1; }
-	for f in '$M'/m*/identity/kubeconfig/*.kubeconfig; do
+	for f in '$M'/m*/identity/kubeconfig/*.kubeconfig '$M'/n*/identity/kubeconfig/*.kubeconfig; do
 		[ \"\$(kubectl config view --raw --kubeconfig \$f -o jsonpath='{.clusters[0].cluster.server}')\" = https://127.0.0.1:6443 ] || { echo \$f; exit 1; }
 	done
-	for f in '$M'/n*/identity/kubeconfig/*.kubeconfig '$O/admin.kubeconfig'; do
+	for f in '$O/admin.kubeconfig'; do
 		[ \"\$(kubectl config view --raw --kubeconfig \$f -o jsonpath='{.clusters[0].cluster.server}')\" = https://192.168.0.11:6443 ] || { echo \$f; exit 1; }
 	done
 	[ \"\$(kubectl config view --raw --kubeconfig '$M/n1/identity/kubeconfig/kubelet.kubeconfig' -o jsonpath='{.users[0].name} {.users[0].user.client-certificate}')\" = \

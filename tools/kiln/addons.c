@@ -1,7 +1,8 @@
 /* addons.c: the cluster objects kiln's host services need but cannot create themselves, as one manifest the
  * operator applies with the admin kubeconfig (it never leaves the build host). CoreDNS runs on every master
- * as a host service, not a pod, so the cluster DNS address reaches it through a selector-less Service and an
- * EndpointSlice naming the masters; kube-proxy on the nodes turns that ClusterIP into a master's address. */
+ * as a host service, not a pod, so the cluster DNS address reaches it through a selector-less Service and the
+ * Endpoints naming the masters (core v1, which every release serves; the controller-manager mirrors them into
+ * EndpointSlices); kube-proxy on the nodes turns that ClusterIP into a master's address. */
 #include "kiln.h"
 
 char *addons_coredns(const struct cluster *c)
@@ -24,16 +25,15 @@ char *addons_coredns(const struct cluster *c)
 		       "  labels:\n    k8s-app: kube-dns\n    kubernetes.io/name: CoreDNS\nspec:\n  clusterIP: %s\n"
 		       "  ports:\n  - {name: dns, port: 53, protocol: UDP, targetPort: 53}\n"
 		       "  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}\n", a);
-	/* No selector above: this slice, kept by kiln and not by the endpointslice controller, is the backend. */
-	buf_printf(&b, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: kube-dns-masters\n"
-		       "  namespace: kube-system\n  labels:\n    kubernetes.io/service-name: kube-dns\n"
-		       "    endpointslice.kubernetes.io/managed-by: kiln\naddressType: IPv4\nports:\n"
-		       "- {name: dns, port: 53, protocol: UDP}\n- {name: dns-tcp, port: 53, protocol: TCP}\nendpoints:\n");
+	/* No selector above: these Endpoints, kept by kiln and not by the endpoints controller, are the backend. */
+	buf_printf(&b, "---\napiVersion: v1\nkind: Endpoints\nmetadata:\n  name: kube-dns\n  namespace: kube-system\n"
+		       "  labels:\n    k8s-app: kube-dns\nsubsets:\n- addresses:\n");
 	for (size_t i = 0; i < c->nmachines; i++) {
 		if (c->machines[i].role != ROLE_MASTER)
 			continue;
 		ip_format(c->machines[i].addr, a, sizeof a);
-		buf_printf(&b, "- addresses: [\"%s\"]\n  conditions: {ready: true}\n", a);
+		buf_printf(&b, "  - ip: \"%s\"\n", a);
 	}
+	buf_printf(&b, "  ports:\n  - {name: dns, port: 53, protocol: UDP}\n  - {name: dns-tcp, port: 53, protocol: TCP}\n");
 	return b.p;
 }

@@ -46,7 +46,7 @@ static const struct pki_file master_pki[] = {
 	{"apiserver-etcd-client", "apiserver-etcd-client", "kube", 1, 1},
 	{"controller-manager", "controller-manager", "kube", 1, 1},
 	{"scheduler", "scheduler", "kube", 1, 1},
-	{"coredns", "coredns", "kube", 1, 1},
+	{"coredns", "coredns", "dns", 1, 1}, /* the cluster DNS's client, read by its own user alone */
 	{"service-account", "service-account", "kube", 2, 1},
 	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
 	{"@etcd", "etcd/member", "etcd", 1, 1},
@@ -139,18 +139,14 @@ static int write_backup_env(struct tree *t, const struct cluster *c, const struc
 	return text(t, "env/backup.env", &b, 0644, "root");
 }
 
-static void apiserver_url(const struct cluster *c, const struct machine *m, char *buf, size_t len)
-{
-	char a[16] = "127.0.0.1";
-	if (m->role == ROLE_NODE)
-		ip_format(cluster_first_master(c)->addr, a, sizeof a);
-	snprintf(buf, len, "https://%s:6443", a);
-}
+/* Every component reaches the API on its own machine: a master's own apiserver, or on a node the local endpoint
+ * (apiproxy) that sends each connection to a master whose apiserver answers, so no one master is a node's API. */
+#define APISERVER_URL "https://127.0.0.1:6443"
 
 static int write_kubernetes_env(struct tree *t, const struct cluster *c, const struct machine *m)
 {
 	struct buf b = {0};
-	char a[16], r[24], url[64];
+	char a[16], r[24];
 	buf_printf(&b, "KUBERNETES_VERSION=%s\nCLUSTER_NAME=%s\nCLUSTER_DOMAIN=%s\n", c->version, c->name, c->domain);
 	ip_format(c->dns_ip, a, sizeof a);
 	buf_printf(&b, "CLUSTER_DNS=%s\n", a);
@@ -162,14 +158,16 @@ static int write_kubernetes_env(struct tree *t, const struct cluster *c, const s
 	buf_printf(&b, "POD_CIDR=%s\n", r);
 	ip_format(m->addr, a, sizeof a);
 	buf_printf(&b, "NODE_NAME=%s\nNODE_IP=%s\n", m->name, a);
-	apiserver_url(c, m, url, sizeof url);
-	buf_printf(&b, "APISERVER_URL=%s\n", url);
+	buf_printf(&b, "APISERVER_URL=" APISERVER_URL "\n");
 	if (m->role == ROLE_NODE) {
 		cidr_format(&m->pod_subnet, r, sizeof r);
 		buf_printf(&b, "NODE_POD_CIDR=%s\n", r);
+		buf_printf(&b, "KUBELET_FLAGS=%s\n", kube_wiring(c->version)->kubelet_flags);
 	} else {
 		char *servers = cluster_etcd_servers(c);
 		buf_printf(&b, "KUBE_ETCD_SERVERS=%s\nAPISERVER_COUNT=%zu\n", servers, c->nmasters);
+		/* the release defaults; a QEMU test cluster's emulation file replaces it (scripts/cluster.sh) */
+		buf_printf(&b, "LEADER_ELECTION_FLAGS=\n");
 		free(servers);
 	}
 	return text(t, "env/kubernetes.env", &b, 0644, "root");
@@ -197,12 +195,12 @@ static int write_kubeconfig(struct tree *t, const struct cluster *c, const struc
 			    const char *user, const char *owner)
 {
 	struct buf b = {0};
-	char url[64], cert[128], key[128], rel[96];
-	apiserver_url(c, m, url, sizeof url);
+	char cert[128], key[128], rel[96];
+	(void)m;
 	snprintf(cert, sizeof cert, IDENTITY "/pki/%s.crt", component);
 	snprintf(key, sizeof key, IDENTITY "/pki/%s.key", component);
 	snprintf(rel, sizeof rel, "kubeconfig/%s.kubeconfig", component);
-	kubeconfig_files(&b, c->name, url, user, IDENTITY "/pki/ca.crt", cert, key);
+	kubeconfig_files(&b, c->name, APISERVER_URL, user, IDENTITY "/pki/ca.crt", cert, key);
 	return text(t, rel, &b, 0600, owner);
 }
 
@@ -227,7 +225,9 @@ static int write_kubelet_config(struct tree *t, const struct cluster *c, const s
 	buf_printf(&b, "clusterDomain: %s\nclusterDNS:\n- %s\n", c->domain, dns);
 	/* The CNI configuration (cni/10-kiln.conflist) is what gives pods their addresses from this subnet. */
 	buf_printf(&b, "podCIDR: %s\n", r);
-	buf_printf(&b, "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock\ncgroupDriver: cgroupfs\n");
+	if (kube_wiring(c->version)->kubelet_endpoint_in_config)
+		buf_printf(&b, "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock\n");
+	buf_printf(&b, "cgroupDriver: cgroupfs\n");
 	/* No upstream resolvers on a kiln node: pods resolve through the cluster DNS only. */
 	buf_printf(&b, "resolvConf: \"\"\nfailSwapOn: false\n");
 	return text(t, "config/kubelet.yaml", &b, 0644, "root");
@@ -244,6 +244,34 @@ static int write_kube_proxy_config(struct tree *t, const struct cluster *c, cons
 	buf_printf(&b, "hostnameOverride: %s\nmode: iptables\nclusterCIDR: %s\n", m->name, r);
 	buf_printf(&b, "healthzBindAddress: 0.0.0.0:10256\nmetricsBindAddress: 127.0.0.1:10249\n");
 	return text(t, "config/kube-proxy.yaml", &b, 0644, "root");
+}
+
+/* A node's API endpoint (haproxy, as user apiproxy): 127.0.0.1:6443, each connection to the master with the
+ * fewest, among those whose apiserver answers /readyz over TLS with a certificate of the kube CA (checked every
+ * 2 s; anonymous /readyz is what the apiserver allows everyone). A master that stops answering is out after two
+ * failed checks and its connections are cut, so kubelet and kube-proxy reconnect through a live one at once. */
+static int write_apiproxy_config(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	char a[16];
+	buf_printf(&b, "# kiln: the API endpoint of %s (kiln render): 127.0.0.1:6443 to every master that is ready\n"
+		       "global\n  maxconn 1000\n  nbthread 1\n  log stderr format short local0 notice\n"
+		       "defaults\n  mode tcp\n  log global\n  option dontlognull\n  timeout connect 3s\n"
+		       "  timeout client 1h\n  timeout server 1h\n  timeout check 3s\n  retries 2\n  option redispatch\n"
+		       "frontend api\n  bind 127.0.0.1:6443\n  default_backend masters\n"
+		       /* plain HTTP on loopback, for init's readiness probe: 200 while a master is up, else 503 */
+		       "frontend ready\n  mode http\n  bind 127.0.0.1:6444\n  timeout http-request 3s\n"
+		       "  monitor-uri /ready\n  monitor fail if { nbsrv(masters) lt 1 }\n"
+		       "backend masters\n  balance leastconn\n  option httpchk GET /readyz\n  http-check expect status 200\n"
+		       "  default-server check check-ssl verify required ca-file " IDENTITY "/pki/ca.crt inter 2s fall 2 rise 2"
+		       " on-marked-down shutdown-sessions\n", m->name);
+	for (size_t i = 0; i < c->nmachines; i++) {
+		if (c->machines[i].role != ROLE_MASTER)
+			continue;
+		ip_format(c->machines[i].addr, a, sizeof a);
+		buf_printf(&b, "  server %s %s:6443\n", c->machines[i].name, a);
+	}
+	return text(t, "config/apiproxy.cfg", &b, 0644, "root");
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -292,13 +320,13 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) ||
 		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "kube") ||
 		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube") ||
-		     write_kubeconfig(t, c, m, "coredns", "system:coredns", "kube");
+		     write_kubeconfig(t, c, m, "coredns", "system:coredns", "dns");
 	else if (!rc) {
 		char user[96];
 		snprintf(user, sizeof user, "system:node:%s", m->name);
 		rc = write_cni(t, m) || write_kubeconfig(t, c, m, "kubelet", user, "root") ||
 		     write_kubeconfig(t, c, m, "kube-proxy", "system:kube-proxy", "root") ||
-		     write_kubelet_config(t, c, m) || write_kube_proxy_config(t, c, m);
+		     write_kubelet_config(t, c, m) || write_kube_proxy_config(t, c, m) || write_apiproxy_config(t, c, m);
 	}
 	return rc || write_manifest(t) ? -1 : 0;
 }

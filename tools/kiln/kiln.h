@@ -186,7 +186,16 @@ int kubeconfig_embedded(struct buf *b, const char *cluster, const char *server, 
 			const char *ca, const char *cert, const char *key); /* paths read now, embedded */
 int render(const struct cluster *c, const char *outdir, const char *pkidir, const char *rootfs);
 char *cluster_env(const struct cluster *c);
-char *addons_coredns(const struct cluster *c); /* addons/coredns.yaml: DNS RBAC, Service, EndpointSlice */
+char *addons_coredns(const struct cluster *c); /* addons/coredns.yaml: DNS RBAC, Service, Endpoints */
+
+/* ---- per-release wiring (kubever.c) ---- */
+struct kube_wiring {
+	int from_minor;                /* the first 1.x release the row holds for */
+	const char *kubelet_flags;     /* kubelet's command-line flags for the CRI endpoint */
+	int kubelet_endpoint_in_config; /* containerRuntimeEndpoint in KubeletConfiguration */
+};
+int kube_minor(const char *version);
+const struct kube_wiring *kube_wiring(const char *version);
 
 #define IDENTITY "/etc/kiln/identity"
 #define RENEW_DAYS 30

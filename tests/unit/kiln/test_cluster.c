@@ -213,11 +213,29 @@ static void pki_reuse(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* The release table: which CRI wiring kubelet gets, and how versions are read. */
+static void release_wiring(void **state)
+{
+	(void)state;
+	assert_int_equal(kube_minor("v1.20.2"), 20);
+	assert_int_equal(kube_minor("v1.30.0"), 30);
+	assert_int_equal(kube_minor("v1.27.0-rc.1"), 27);
+	assert_int_equal(kube_minor("v2.0.0"), -1);
+	assert_int_equal(kube_minor("1.20.2"), -1);
+	assert_int_equal(kube_minor("v1.x"), -1);
+	assert_non_null(strstr(kube_wiring("v1.20.2")->kubelet_flags, "--container-runtime=remote"));
+	assert_false(kube_wiring("v1.20.2")->kubelet_endpoint_in_config);
+	assert_non_null(strstr(kube_wiring("v1.26.9")->kubelet_flags, "--container-runtime-endpoint=unix://"));
+	assert_string_equal(kube_wiring("v1.27.0")->kubelet_flags, "");
+	assert_true(kube_wiring("v1.27.0")->kubelet_endpoint_in_config);
+	assert_true(kube_wiring("v1.34.1")->kubelet_endpoint_in_config);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(derived), cmocka_unit_test(data_format_blank), cmocka_unit_test(messages), cmocka_unit_test(even_masters_warn),
-		cmocka_unit_test(plan), cmocka_unit_test(pki_reuse),
+		cmocka_unit_test(plan), cmocka_unit_test(pki_reuse), cmocka_unit_test(release_wiring),
 	};
 	return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);
 }

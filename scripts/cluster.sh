@@ -81,6 +81,10 @@ emulation_archive() {
 	# TCG runs several times slower than hardware and five machines share two cores: etcd's defaults (100 ms
 	# heartbeat, 1 s election) would see leaders vanish under load.
 	printf 'ETCD_HEARTBEAT_INTERVAL=500\nETCD_ELECTION_TIMEOUT=5000\n' > "$t/etc/kiln/emulation/etcd.env"
+	# The same for the control plane's leader elections (15 s lease, 10 s to renew by default): a leader that
+	# misses its renewal under load exits, and the next one has to start over.
+	echo "LEADER_ELECTION_FLAGS=--leader-elect-lease-duration=60s --leader-elect-renew-deadline=40s --leader-elect-retry-period=5s" \
+		> "$t/etc/kiln/emulation/kubernetes.env"
 	[ -z "${CLUSTER_BACKUP_INTERVAL:-}" ] ||
 		echo "BACKUP_INTERVAL=$CLUSTER_BACKUP_INTERVAL" > "$t/etc/kiln/emulation/backup.env"
 	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
@@ -110,7 +114,18 @@ up() {
 	done
 	end=$((start + timeout))
 	pending=$machines
+	# With Kubernetes in the images, the cluster DNS's objects go in as soon as an apiserver answers (the masters'
+	# cluster DNS is ready only once it may read the API): scripts/addons.sh, what `make addons` runs.
+	addons=none tried=0
+	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
 	while [ -n "$pending" ]; do
+		if [ $addons = pending ] && [ $(($(date +%s) - tried)) -ge 10 ]; then
+			tried=$(date +%s)
+			if "$KILN_TOP/scripts/addons.sh" --netns "$ns" "$rendered" >> "$VM_DIR/addons.log" 2>&1; then
+				addons=applied
+				say "addons applied ($(($(date +%s) - start)) s after start): $(tail -n 1 "$VM_DIR/addons.log")"
+			fi
+		fi
 		left=
 		for m in $pending; do
 			log=$VM_DIR/$m/console.log

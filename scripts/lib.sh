@@ -59,3 +59,11 @@ conf_list() {
 
 # Replace $2 by $1 atomically: outputs are written aside, then renamed into place.
 commit_file() { mv -f "$1" "$2"; }
+
+# kube_kubectl: the kubectl the build host drives clusters with: the one built with the components (the same
+# release), else any on PATH.
+kube_kubectl() {
+	d=$(cat "${KUBE_BUILT:-$KILN_BUILD/.kube-built}" 2>/dev/null || true)
+	if [ -n "$d" ] && [ -x "$d/kubectl" ]; then echo "$d/kubectl"; return 0; fi
+	command -v kubectl
+}

@@ -204,12 +204,21 @@ install_overlay() {
 }
 
 write_release() {
+	v=${KILN_VERSION:-$(git -C "$KILN_TOP" describe --always --dirty 2>/dev/null || echo unknown)}
 	{
 		echo "KILN_ROLE=$role"
-		echo "KILN_VERSION=${KILN_VERSION:-$(git -C "$KILN_TOP" describe --always --dirty 2>/dev/null || echo unknown)}"
+		echo "KILN_VERSION=$v"
 		echo "KILN_KERNEL=$release"
 	} > "$st/etc/kiln/release"
 	origin /etc/kiln/release "build:scripts/stage-rootfs.sh"
+	# What the system calls itself (kubelet reports PRETTY_NAME as the node's OS image).
+	{
+		echo 'NAME="kiln"'
+		echo 'ID=kiln'
+		echo "VERSION_ID=$v"
+		echo "PRETTY_NAME=\"kiln $v ($role)\""
+	} > "$st/etc/os-release"
+	origin /etc/os-release "build:scripts/stage-rootfs.sh"
 }
 
 # Image options that remove parts: console_shell = no drops the console shell service.

@@ -24,7 +24,11 @@ trap cleanup EXIT
 B=$T/build O=$T/out
 CLUSTER_FILE=tests/clusters/solo.yaml
 MASTER=s1 NODE=t1 MASTER_IP=192.168.0.11 NODE_IP=192.168.0.21
-MASTER_COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler coredns"
+# The components with a service of their own (kube: the control plane's user, dns: CoreDNS's), and every binary of
+# each image (kubectl: the apiserver's readiness probe and the cluster DNS feed's client).
+KUBE_SERVICES="kube-apiserver kube-controller-manager kube-scheduler"
+MASTER_COMPONENTS="$KUBE_SERVICES coredns"
+MASTER_BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubectl coredns"
 NODE_COMPONENTS="kubelet kube-proxy"
 
 # kmake ARGS: the build, in this test's own tree and cluster
@@ -37,7 +41,7 @@ sums "$KILN_OUT" > "$T/out-before" 2>/dev/null || :
 mkdir -p "$T/bin" "$T/old" "$T/arm" "$T/script" "$T/empty"
 musl-gcc -static -O2 -DKUBE_VERSION='"v1.30.0"' -o "$T/kube-double" tests/doubles/kube-double.c || bail "cannot build the double"
 musl-gcc -static -O2 -DKUBE_VERSION='"v1.29.9"' -o "$T/old/kube-apiserver" tests/doubles/kube-double.c || bail "cannot build the double"
-for c in $MASTER_COMPONENTS $NODE_COMPONENTS; do cp "$T/kube-double" "$T/bin/$c"; done
+for c in $MASTER_BINARIES $NODE_COMPONENTS; do cp "$T/kube-double" "$T/bin/$c"; done
 cp "$T/kube-double" "$T/arm/kube-apiserver"
 printf '\267\000' | dd of="$T/arm/kube-apiserver" bs=1 seek=18 conv=notrunc 2>/dev/null # e_machine: aarch64
 printf '#!/bin/sh\necho Kubernetes v1.30.0\n' > "$T/script/kube-apiserver"; chmod 755 "$T/script/kube-apiserver"
@@ -49,10 +53,10 @@ if [ -z "$repo_components" ]; then
 	if (unset KUBE_BIN; kmake $stage_only) > "$T/a.log" 2>&1; then ok "a build without KUBE_BIN (and an empty components/) succeeds"; else
 		not_ok "a build without KUBE_BIN succeeds"; diag "$(tail -n 20 "$T/a.log")"; fi
 	check "it says what each image lacks and where the binaries go" sh -c "
-		grep -qx 'kiln: master image lacks kube-apiserver kube-controller-manager kube-scheduler coredns (put the official v1.30.0 binaries in components/ or set KUBE_BIN)' '$T/a.log' &&
+		grep -qx 'kiln: master image lacks kube-apiserver kube-controller-manager kube-scheduler kubectl coredns (put the official v1.30.0 binaries in components/ or set KUBE_BIN)' '$T/a.log' &&
 		grep -qx 'kiln: node image lacks kubelet kube-proxy (put the official v1.30.0 binaries in components/ or set KUBE_BIN)' '$T/a.log' || { cat '$T/a.log'; exit 1; }"
 	check "components.txt records every component missing, and no kube binary is in either image" sh -c "
-		[ \"\$(grep -v '^#' '$O/master/components.txt' | tr '\n' ' ')\" = 'kube-apiserver missing - - kube-controller-manager missing - - kube-scheduler missing - - coredns missing - - ' ] &&
+		[ \"\$(grep -v '^#' '$O/master/components.txt' | tr '\n' ' ')\" = 'kube-apiserver missing - - kube-controller-manager missing - - kube-scheduler missing - - kubectl missing - - coredns missing - - ' ] &&
 		[ \"\$(grep -v '^#' '$O/node/components.txt' | tr '\n' ' ')\" = 'kubelet missing - - kube-proxy missing - - ' ] &&
 		! ls '$B'/stage/master/usr/bin/kube-* '$B'/stage/master/usr/bin/coredns '$B'/stage/node/usr/bin/kube* 2>/dev/null | grep ."
 	rm -rf "$T/root-empty"; cp -a "$B/stage/master" "$T/root-empty"
@@ -70,13 +74,13 @@ else
 fi
 sum=$(sha256sum < "$T/kube-double" | cut -d' ' -f1)
 check "the build names each component it took, with its version, and reports nothing missing" sh -c "
-	for c in $MASTER_COMPONENTS $NODE_COMPONENTS; do
+	for c in $MASTER_BINARIES $NODE_COMPONENTS; do
 		v=v1.30.0; [ \$c = coredns ] && v=1.11.1
 		grep -q \": \$c \$v (from $T/bin/\$c)\$\" '$T/b.log' || { echo no line for \$c; cat '$T/b.log'; exit 1; }
 	done
 	! grep -q 'lacks' '$T/b.log'"
 check "components.txt and the manifest: present, version, sha256, origin components:<name> <version>" sh -c "
-	for c in $MASTER_COMPONENTS; do r=master; v=v1.30.0; [ \$c = coredns ] && v=1.11.1
+	for c in $MASTER_BINARIES; do r=master; v=v1.30.0; [ \$c = coredns ] && v=1.11.1
 		grep -qx \"\$c present \$v $sum\" '$O/master/components.txt' || { echo components.txt \$c; exit 1; }
 		grep -q \"^/usr/bin/\$c	file	755	0:0	[0-9]*	$sum	components:\$c \$v\$\" '$O/master/manifest.txt' || { echo manifest \$c; exit 1; }
 	done
@@ -161,7 +165,7 @@ wiring_ok() {
 	out=$(wiring "$1" "$O/cluster/machines/$2/identity" "$3")
 	[ -z "$out" ] || { echo "$out"; return 1; }
 }
-check "master $MASTER: every path its components' services name exists (identity or image), keys 0600 owned by kube" \
+check "master $MASTER: every path its components' services name exists (identity or image), keys 0600 owned by the service's user" \
 	wiring_ok "$T/root-master" "$MASTER" "$MASTER_COMPONENTS"
 check "node $NODE: every path kubelet's and kube-proxy's services and configs name exists, keys 0600 owned by root" \
 	wiring_ok "$T/root-node" "$NODE" "$NODE_COMPONENTS"
@@ -214,6 +218,7 @@ doubles_ok() {
 			grep -q '^double: listening on port' "$l" && ! grep -q FAIL "$l" || { echo "$c:"; cat "$l"; return 1; }
 	done
 }
+doubles_master_ok() { doubles_ok "$T/root-master" 201 "$KUBE_SERVICES" && doubles_ok "$T/root-master" 202 coredns; }
 # pairs_ok ROOT: every key a double read matches the cert (or public key) of the same name it also read
 pairs_ok() {
 	n=0
@@ -249,13 +254,16 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	sandbox_stop
 	check "master $MASTER in the sandbox: etcd, the backup receiver and the four doubles ready" sh -c "
 		cat '$T/master.console'; grep -Eq '^kiln: ready: 6 services in' '$T/master.console'"
-	check "master $MASTER: each double ran as kube (201), its flags expanded, every file they name readable" \
-		doubles_ok "$T/root-master" 201 "$MASTER_COMPONENTS"
+	check "master $MASTER: each double ran as its user (kube 201, coredns as dns 202), its flags expanded, every file they name readable" \
+		doubles_master_ok
 	check "master $MASTER: every cert/key pair the control plane was given matches" pairs_ok "$T/root-master"
+	# The node's API endpoint (haproxy) would wait for masters this sandbox does not have: here it is a stand-in
+	# that is ready at once (60-cluster.t runs the real one against real apiservers).
+	printf 'command = /bin/sleep 100000\nready = none\n' > "$T/root-node/etc/kiln/services/apiproxy"
 	sandbox_boot node "$T/root-node" "$O/cluster/machines/$NODE/identity" "$NODE_IP"
 	sandbox_stop
-	check "node $NODE in the sandbox: containerd, the sandbox image imported, then kubelet and kube-proxy ready" sh -c "
-		cat '$T/node.console'; grep -Eq '^kiln: ready: 4 services in' '$T/node.console'"
+	check "node $NODE in the sandbox: containerd, the sandbox image imported, the API endpoint, then kubelet and kube-proxy ready" sh -c "
+		cat '$T/node.console'; grep -Eq '^kiln: ready: 5 services in' '$T/node.console'"
 	check "node $NODE: kubelet and kube-proxy ran as root, every file they name readable" \
 		doubles_ok "$T/root-node" 0 "$NODE_COMPONENTS"
 	check "node $NODE: the kubelet's and kube-proxy's cert/key pairs match" pairs_ok "$T/root-node"

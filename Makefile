@@ -98,13 +98,18 @@ images: $(ROLES) ## build out/<role>/: vmlinuz, initramfs.cpio.gz, disk.img, man
 # The cluster: one file in (CLUSTER), the PKI kept as state in SECRETS, every machine's identity out.
 CLUSTER ?= configs/cluster.yaml
 SECRETS ?= secrets/$(notdir $(basename $(CLUSTER)))
+# Which cluster out/cluster is rendered for: the file's path and content and the PKI folder. Make compares times only,
+# so without it a plain `make` after `make CLUSTER=other.yaml` would keep the other cluster's render.
+CLUSTER_STAMP := $(BUILD)/.cluster
+$(shell c="$(abspath $(CLUSTER)) $$(sha256sum < '$(CLUSTER)' 2>/dev/null | cut -c1-64) $(abspath $(SECRETS))"; \
+	[ "$$(cat $(CLUSTER_STAMP) 2>/dev/null)" = "$$c" ] || echo "$$c" > $(CLUSTER_STAMP))
 KILN_TOOL := $(BUILD)/tools/kiln
 tools: $(KILN_TOOL) ## build the host tool `kiln` (check, render, pki status)
 $(KILN_TOOL): $(DEPS_STAMP) $(wildcard tools/*/*.c tools/*/*.h tools/Makefile)
 	@$(MAKE) -s -C tools O=$(BUILD)/tools all
 check: $(KILN_TOOL) ## validate the cluster file
 	@$(KILN_TOOL) check $(CLUSTER)
-$(OUT)/cluster/cluster.env: $(KILN_TOOL) $(CLUSTER) rootfs/etc/passwd
+$(OUT)/cluster/cluster.env: $(KILN_TOOL) $(CLUSTER) $(CLUSTER_STAMP) rootfs/etc/passwd
 	@$(KILN_TOOL) render $(CLUSTER) --out $(OUT)/cluster --pki $(SECRETS) --rootfs rootfs
 	@touch $@
 machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive and disk image under out/machines/

@@ -1,7 +1,8 @@
 #!/bin/sh
 # mk-machines.sh RENDERED: per-machine outputs from `kiln render`'s folder: for every machine of the cluster,
 # out/machines/<name>/identity.cpio.gz (appended to its role's initramfs) and disk.img (identity on DATA).
-# A machine whose identity did not change is left as it is, so one node's change rebuilds one node.
+# A machine whose identity did not change is left as it is, so one node's change rebuilds one node; the folder of a
+# machine the cluster no longer has (another cluster file was built before) is removed.
 . "$(dirname "$0")/lib.sh"
 
 rendered=${1:?usage: mk-machines.sh RENDERED}
@@ -14,6 +15,15 @@ tree_digest() {
 		stat -c '%n %a %u:%g' "$f"; [ -f "$f" ] && sha256sum < "$f"; [ -L "$f" ] && readlink "$f"; :
 	done) | sha256sum | cut -c1-32
 }
+
+# Whatever reads out/machines/*/ (make audit) would otherwise take another cluster's machines for this one's.
+for o in "$KILN_OUT"/machines/*/; do
+	[ -d "$o" ] || continue
+	m=$(basename "$o")
+	case " $MASTERS $NODES " in *" $m "*) continue ;; esac
+	rm -rf "$o"
+	say "$m: not a machine of cluster $CLUSTER_NAME, removed"
+done
 
 n=0
 for m in $MASTERS $NODES; do

@@ -2,10 +2,12 @@
 # 30-cluster.t: the cluster tool on the example cluster: `kiln render` into a temporary folder, then the PKI
 # against DESIGN.md's table (issuers, names, usages, who holds which key), the identity trees (modes, owners,
 # network, etcd environment, kubeconfigs), reuse of the PKI on a second run, one reissued cert when one node
-# moves, a bad cluster file leaving the previous output untouched, and `kiln pki status`.
+# moves, a bad cluster file leaving the previous output untouched, and `kiln pki status`. Then switching cluster
+# files through make, in a build tree of its own: the render follows the file (path and content) and the PKI
+# folder, a second make does nothing, and mk-machines.sh drops the machines the rendered cluster does not have.
 . tests/system/lib/tap.sh
 
-plan 34
+plan 39
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -287,4 +289,47 @@ check "kiln pki status lists every certificate with subject, issuer and days lef
 check "render into a fresh folder with the same PKI gives the same identity bytes" sh -c "
 	timeout 120 '$kiln' render '$T/moved.yaml' --out '$T/again' --pki '$P' --rootfs rootfs >/dev/null &&
 	diff -r '$O/machines' '$T/again/machines' >/dev/null"
+
+# make in a tree of its own (the repository's out/ untouched), without the flags of a make that runs this test,
+# and one PKI folder for every cluster file, so that only the file changes between two builds.
+MB=$T/mk/build MO=$T/mk/out
+mk() { (unset MAKEFLAGS MFLAGS MAKELEVEL; make -s BUILD="$MB" OUT="$MO" SECRETS="$T/mk/pki" "$@") >> "$T/mk.log" 2>&1; }
+# rendered NAME|MASTERS|NODES: out/cluster/cluster.env and out/cluster/machines/ are that cluster's
+rendered() {
+	r=$(. "$MO/cluster/cluster.env" && echo "$CLUSTER_NAME|$MASTERS|$NODES|$(ls "$MO/cluster/machines" | tr '\n' ' ')")
+	[ "$r" = "$1" ] || { echo "rendered: $r"; tail -n 5 "$T/mk.log"; return 1; }
+}
+up_to_date() { mk -q "$@" "$MO/cluster/cluster.env" || { echo "make -q $*: out of date"; return 1; }; }
+stale() { ! mk -q "$@" "$MO/cluster/cluster.env" || { echo "make -q $*: up to date"; return 1; }; }
+demo='demo|m1 m2 m3|n1 n2|m1 m2 m3 n1 n2 ' solo='solo|s1|t1|s1 t1 '
+
+switch_to_solo() { mk CLUSTER=tests/clusters/solo.yaml "$MO/cluster/cluster.env" && rendered "$solo"; }
+back_to_demo() { mk "$MO/cluster/cluster.env" && rendered "$demo" && up_to_date; }
+check "make renders the example cluster; a second make finds nothing to do" back_to_demo
+check "make CLUSTER=tests/clusters/solo.yaml then renders solo in its place" switch_to_solo
+check "a plain make after it renders the example cluster again; a second one finds nothing to do" back_to_demo
+edited_in_place() {
+	sed 's/address: 192.168.0.22/address: 192.168.0.23/' configs/cluster.yaml > "$T/mk/c.yaml" &&
+		mk CLUSTER="$T/mk/c.yaml" "$MO/cluster/cluster.env" && up_to_date CLUSTER="$T/mk/c.yaml" &&
+		cp configs/cluster.yaml "$T/mk/c.yaml" && touch -d @1000000000 "$T/mk/c.yaml" &&
+		stale CLUSTER="$T/mk/c.yaml" && stale CLUSTER="$T/mk/c.yaml" SECRETS="$T/mk/pki2"
+}
+check "a cluster file changed with an older time, or another PKI folder, is rendered again" edited_in_place
+
+# mk-machines.sh on solo's render, over the machines a demo build left (the roles' images are the repository's).
+drops_others() {
+	mk CLUSTER=tests/clusters/solo.yaml "$MO/cluster/cluster.env" && rendered "$solo" || return 1
+	for m in m1 m2 m3 n1 n2; do mkdir -p "$MO/machines/$m" && : > "$MO/machines/$m/identity.cpio.gz"; done
+	for r in master node; do mkdir -p "$MO/$r" && ln -sf "$KILN_OUT/$r/manifest.txt" "$MO/$r/manifest.txt"; done
+	out=$(KILN_BUILD=$KILN_BUILD KILN_OUT=$MO sh scripts/mk-machines.sh "$MO/cluster" 2>&1) || { echo "$out"; return 1; }
+	[ "$(echo "$out" | grep -c ': not a machine of cluster solo, removed$')" = 5 ] || { echo "$out"; return 1; }
+	[ "$(ls "$MO/machines" | tr '\n' ' ')" = 's1 t1 ' ] && [ -s "$MO/machines/s1/identity.cpio.gz" ] &&
+		[ -s "$MO/machines/t1/disk.img" ] || { ls -R "$MO/machines"; return 1; }
+}
+if [ -f "$KILN_OUT/master/manifest.txt" ] && [ -f "$KILN_OUT/node/manifest.txt" ] && [ -d "$KILN_BUILD/stage/node" ]; then
+	check "mk-machines.sh after a switch: the other cluster's machines removed, one line each; the cluster's own built" \
+		drops_others
+else
+	skip "mk-machines.sh needs the roles' images: run make first"
+fi
 done_testing

@@ -211,6 +211,11 @@ static void waiting_tick(struct svc *s, int64_t now)
 		    q->state == ST_STOPPED || (q->state == ST_WAITING && q->blocked))
 			blocked = 1;
 	}
+	/* One that could not run anyway (its own condition is false) is skipped, not counted as blocked. */
+	if (blocked && !condition_holds(s)) {
+		s->state = ST_DISABLED;
+		return;
+	}
 	s->blocked = blocked;
 	if (ready)
 		svc_start(s, now);
@@ -339,8 +344,8 @@ static void service_exited(struct svc *s, int status, int64_t now)
 		svc_set_ready(s);
 		return;
 	}
-	log_readable(s); /* its last words are its reason */
-	if (s->last_status && (s->last_error[0] || s->last_line[0])) {
+	log_readable(s); /* its last words are its reason; one killed for being late, only if they name an error */
+	if (s->last_status && (s->last_error[0] || (s->last_line[0] && !s->timed_out))) {
 		snprintf(s->reason, sizeof s->reason, "%s: %s", d, s->last_error[0] ? s->last_error : s->last_line);
 		snprintf(d, sizeof d, "%.63s", s->reason);
 	} else {

@@ -7,6 +7,7 @@
 #   up      start every machine; return when all printed `kiln: ready`, or fail naming the machine that did not
 #   down    power every machine off (initctl poweroff on its console, then kill), delete the namespace
 #   status  each machine: running or not, its last kiln: line, and `initctl status` from its console
+#   start   (cluster.sh start RENDERED NAME) boot one machine of a cluster that is up again, after it was powered off
 #
 # Environment: CLUSTER_MEM (MiB per machine, default 1024), CLUSTER_SMP (CPUs per machine, default 1),
 # CLUSTER_TIMEOUT (seconds for `up`, default 600), CLUSTER_RUN (default out/run: <name>.log is each console),
@@ -90,6 +91,34 @@ emulation_archive() {
 	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
 }
 
+# start_machine NAME: boot it (again) from what `up` prepared: its initrd, or its own disk copy as it is now.
+start_machine() {
+	i=0 n=
+	for x in $machines; do i=$((i + 1)); [ "$x" = "$1" ] && n=$i; done
+	[ -n "$n" ] || die "$1: not a machine of cluster $CLUSTER_NAME"
+	role=$(machine_field "$1" ROLE)
+	if [ "$boot" = disk ]; then
+		set -- "$1" --disk "$VM_DIR/$1/disk.img" --persist --reboot
+	else
+		set -- "$1" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
+	fi
+	m=$1; shift
+	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
+	# The control plane first when machines share the build host's cores: a node waits for it anyway.
+	[ "$role" = master ] || renice -n 5 -p "$(cat "$VM_DIR/$m/qemu.pid")" > /dev/null 2>&1 || :
+	ln -sf "$m/console.log" "$VM_DIR/$m.log"
+	say "$m ($role, $(machine_field "$m" ADDRESS)): started from its $boot, console in $VM_DIR/$m.log"
+}
+
+# start NAME: a machine of a cluster that is up, powered off since, booted again (e.g. after a power cut drill).
+start_one() {
+	name=${1:?usage: cluster.sh start RENDERED NAME}
+	ip netns list | grep -q "^$ns\b" || die "the cluster's network namespace $ns is not there ('make cluster' first)"
+	running "$name" && die "$name is running"
+	[ -d "$VM_DIR/$name" ] || die "$VM_DIR/$name: the machine was never started"
+	start_machine "$name"
+}
+
 up() {
 	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
 	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
@@ -97,20 +126,11 @@ up() {
 	for m in $machines; do rm -rf "${VM_DIR:?}/$m" "$VM_DIR/$m.log"; done
 	emulation_archive
 	net_up
-	start=$(date +%s) i=0
+	start=$(date +%s)
 	for m in $machines; do
-		i=$((i + 1)) role=$(machine_field "$m" ROLE)
 		mkdir -p "$VM_DIR/$m"
-		if [ "$boot" = disk ]; then
-			disk "$m" "$role"
-			set -- --disk "$VM_DIR/$m/disk.img" --persist --reboot
-		else
-			initrd "$m" "$role"
-			set -- "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$m/initrd"
-		fi
-		VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$i" --mac "$(machine_field "$m" MAC)" "$@"
-		ln -sf "$m/console.log" "$VM_DIR/$m.log"
-		say "$m ($role, $(machine_field "$m" ADDRESS)): started from its $boot, console in $VM_DIR/$m.log"
+		if [ "$boot" = disk ]; then disk "$m" "$(machine_field "$m" ROLE)"; else initrd "$m" "$(machine_field "$m" ROLE)"; fi
+		start_machine "$m"
 	done
 	end=$((start + timeout))
 	pending=$machines
@@ -175,5 +195,6 @@ case $cmd in
 up) up ;;
 down) down ;;
 status) status ;;
-*) die "unknown command '$cmd' (up, down, status)" ;;
+start) start_one "${3:-}" ;;
+*) die "unknown command '$cmd' (up, down, status, start)" ;;
 esac

@@ -62,10 +62,22 @@ put_keys() {
 	done
 }
 count() { ctl get "$1" --prefix --keys-only 2>/dev/null | grep -c . || :; }
+# Kubernetes, when the images carry it: objects made through the API before and after the backup.
+kube=
+grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && kube=1
+KC=$(kube_kubectl 2>/dev/null) || kube=
+kc() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$rendered/admin.kubeconfig" --request-timeout=30s "$@"; }
+# kc_any ARGS: through the first master whose apiserver answers
+kc_any() { for m in $MASTERS; do kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@" && return 0; done; return 1; }
 
 # 1. 1000 keys.
 if put_keys /drill/before/k 1 1000 && [ "$(count /drill/before/)" = 1000 ]; then step_ok "1000 keys written ($(elapsed))"
 else step_failed "writing 1000 keys: $(ctl endpoint health 2>&1 | tail -n 3)"; exit 1; fi
+
+if [ -n "$kube" ]; then
+	if out=$(kc_any create deployment drill-before --image=kiln.local/pause:1 2>&1); then step_ok "Kubernetes: Deployment drill-before created"
+	else step_failed "Kubernetes: creating Deployment drill-before: $out"; fi
+fi
 
 # 2. A backup on the first master: the scheduled job, run now; it ends with its status line in the log.
 # A scheduled run under way is stopped first: the drill's backup must start after the 1000 keys.
@@ -86,6 +98,8 @@ else step_failed "the copy of $snap on $to: $(echo "$out" | tail -n 1)"; fi
 
 # 3. Keys written after the backup: a restore to that snapshot must not have them.
 put_keys /drill/after/k 1 100 && step_ok "100 keys written after the backup" || step_failed "writing after the backup"
+[ -z "$kube" ] || kc_any create deployment drill-after --image=kiln.local/pause:1 > /dev/null 2>&1 ||
+	step_failed "Kubernetes: creating Deployment drill-after"
 
 # 4. Disaster: every member's data destroyed (etcd killed where it stood, its folder removed).
 for m in $MASTERS; do
@@ -131,6 +145,19 @@ if [ "$(echo "$members" | grep -c ', started, ')" = "$(echo $MASTERS | wc -w)" ]
 else step_failed "members: $members"; fi
 if put_keys /drill/new/k 1 10 && [ "$(count /drill/new/)" = 10 ]; then step_ok "the restored cluster takes writes"
 else step_failed "the restored cluster does not take writes"; fi
+
+if [ -n "$kube" ]; then
+	# The control plane comes back on its own once etcd has quorum: wait for an apiserver to be ready.
+	end=$(($(date +%s) + 420)) ready=
+	while [ "$(date +%s)" -lt "$end" ]; do
+		[ "$(kc_any get --raw=/readyz 2>/dev/null)" = ok ] && { ready=1; break; }
+		sleep 5
+	done
+	b=$(kc_any get deployment drill-before -o name 2>&1) a=$(kc_any get deployment drill-after -o name 2>&1)
+	if [ -n "$ready" ] && [ "$b" = deployment.apps/drill-before ] && echo "$a" | grep -q 'NotFound'; then
+		step_ok "Kubernetes: the apiservers are back ($(elapsed)) with Deployment drill-before, made before the backup, and without drill-after"
+	else step_failed "Kubernetes after the restore: ready=${ready:-no}, before: $b, after: $a"; fi
+fi
 
 # 7. One member lost while the others keep quorum: the last master's data destroyed, rebuilt from its peers with
 #    kiln-restore member; it must then hold every key itself (a serializable read answers from its own data).

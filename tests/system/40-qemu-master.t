@@ -6,7 +6,7 @@
 
 plan 8
 o=$KILN_OUT/master
-vm_boot_ready m "master initramfs" 90 --mem 512 "$o/vmlinuz" "$o/initramfs.cpio.gz"
+vm_boot_ready m "master initramfs" 150 --mem 1024 "$o/vmlinuz" "$o/initramfs.cpio.gz"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/m/console.log'"
 out=$(vm_run m "etcdctl endpoint health" 60)
 case $out in *"is healthy"*) ok "etcdctl endpoint health, inside the machine" ;;

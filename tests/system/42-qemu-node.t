@@ -15,7 +15,9 @@ tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$T/x/opt/kiln-
 	bail "cannot build the test's OCI image"
 scripts/mk-initramfs.sh "$T/x" "$T/test.cpio.gz" > /dev/null
 cat "$o/initramfs.cpio.gz" "$KILN_OUT/machines/n1/identity.cpio.gz" "$T/test.cpio.gz" > "$T/initrd"
-vm_boot_ready n "node initramfs with n1's identity" 90 --mem 768 --mac 52:54:00:00:00:21 "$o/vmlinuz" "$T/initrd"
+# Kubernetes itself (the API endpoint, kubelet, kube-proxy) needs masters: this boot leaves it out (kiln.disable);
+# 60-cluster.t runs it.
+vm_boot_ready n "node initramfs with n1's identity" 150 --mem 1024 --mac 52:54:00:00:00:21 --append kiln.disable=apiproxy "$o/vmlinuz" "$T/initrd"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/n/console.log'"
 out=$(vm_run n "ctr version" 30)
 case $out in *Server:*Version:*) ok "containerd answers on /run/containerd/containerd.sock (ctr version)" ;;

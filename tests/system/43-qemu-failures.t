@@ -16,7 +16,7 @@ chmod 755 "$x/usr/libexec/flaky"
 printf 'command = /usr/libexec/flaky\nrestart = always\n' > "$x/etc/kiln/services/flaky"
 (cd "$x" && find . -mindepth 1 | sort | cpio --quiet -o -H newc -R 0:0 | gzip -n) > "$VM_DIR/extra.cpio.gz"
 cat "$o/initramfs.cpio.gz" "$VM_DIR/extra.cpio.gz" > "$VM_DIR/initrd.gz"
-vm_start f --mem 512 "$o/vmlinuz" "$VM_DIR/initrd.gz"
+vm_start f --mem 1024 "$o/vmlinuz" "$VM_DIR/initrd.gz"
 if vm_wait f 'kiln: (ready|degraded):' 90; then ok "boot goes on to the end"; else not_ok "boot goes on"; diag "$(vm_log f | tail -n 30)"; fi
 check "the missing binary is named on the console" grep -q 'kiln: absent: /usr/bin/kube-nothing: not found' "$VM_DIR/f/console.log"
 check "the failing service is reported with its exit status and a restart delay" \

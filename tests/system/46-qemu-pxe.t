@@ -59,6 +59,10 @@ if [ $rc -ne 0 ] && echo "$out" | grep -q "error: $T/machines/p2/identity.cpio.g
 	ok "a missing identity archive: exit $rc, named, the earlier tree intact"
 else not_ok "a missing identity archive is an error that leaves the tree"; diag "rc=$rc" "$out"; fi
 
+# These boots test PXE, not Kubernetes (60-cluster.t runs it): each machine leaves it out (kiln.disable), so a master
+# is ready with etcd, and a node without masters does not wait for them.
+sed -i 's/^  APPEND .*/& kiln.disable=kube-apiserver,apiproxy/' "$cfg/01-52-54-00-00-02-11" "$cfg/01-52-54-00-00-02-21"
+
 # ---- QEMU's built-in DHCP and TFTP (user networking, restrict=on) ----
 identity_check() { # NAME MACHINE ADDRESS WHERE
 	out=$(vm_run "$1" "hostname; ip -4 -o addr show dev eth0; grep -o 'initrd=[^ ]*' /proc/cmdline" 20)
@@ -66,14 +70,14 @@ identity_check() { # NAME MACHINE ADDRESS WHERE
 		ok "$2 ($4): hostname $2, eth0 $3/24, its identity from kiln/machines/$2.cpio.gz" ;;
 	*) not_ok "$2 ($4): hostname, address and identity"; diag "$out" ;; esac
 }
-vm_boot_ready u1 "master p1 over QEMU's TFTP (MAC 52:54:00:00:02:11)" 150 --mem 768 --mac 52:54:00:00:02:11 \
+vm_boot_ready u1 "master p1 over QEMU's TFTP (MAC 52:54:00:00:02:11)" 150 --mem 1024 --mac 52:54:00:00:02:11 \
 	--user-net 192.168.0.0/24 --pxe "$P"
 identity_check u1 p1 192.168.0.31 "QEMU TFTP"
 if vm_log u1 | grep -q 'kiln: no data partition, /data is tmpfs' && vm_log u1 | grep -q 'kiln: ready:'; then
 	ok "p1 without a disk: says /data is tmpfs, and is ready (not degraded)"
 else not_ok "p1 diskless on tmpfs, ready"; diag "$(vm_log u1 | grep 'kiln:' | tail)"; fi
 vm_kill u1
-vm_boot_ready u2 "node p2 over QEMU's TFTP (MAC 52:54:00:00:02:21)" 180 --mem 768 --mac 52:54:00:00:02:21 \
+vm_boot_ready u2 "node p2 over QEMU's TFTP (MAC 52:54:00:00:02:21)" 180 --mem 1024 --mac 52:54:00:00:02:21 \
 	--user-net 192.168.0.0/24 --pxe "$P"
 identity_check u2 p2 192.168.0.41 "QEMU TFTP"
 vm_kill u2
@@ -88,7 +92,7 @@ else not_ok "dnsmasq on a bridge in $ns"; diag "$(cat "$T/net.err" "$log")"; bai
 sent_to() { pxe_sent "$log" "$P" "$1"; }
 
 truncate -s 512M "$T/p1-disk.img"
-VM_NETNS=$ns vm_boot_ready d1 "master p1 through dnsmasq, with a blank disk" 150 --mem 768 --mac 52:54:00:00:02:11 \
+VM_NETNS=$ns vm_boot_ready d1 "master p1 through dnsmasq, with a blank disk" 150 --mem 1024 --mac 52:54:00:00:02:11 \
 	--tap tap1 --pxe "$P" --data "$T/p1-disk.img"
 if grep -q 'DHCPACK(br0) 192.168.0.31 52:54:00:00:02:11 p1' "$log" &&
 	[ "$(sent_to 192.168.0.31 | grep -c '^kiln/')" = 3 ] && sent_to 192.168.0.31 | grep -qx kiln/machines/p1.cpio.gz; then
@@ -107,7 +111,7 @@ vm_send d1 "initctl reboot"
 if vm_wait_exit d1 60; then ok "initctl reboot ends QEMU (-no-reboot)"; else not_ok "initctl reboot ends QEMU"; diag "$(vm_log d1 | tail)"; fi
 
 # Reimaging a diskless machine is a reboot into the tree: the same disk, PXE again.
-VM_NETNS=$ns vm_boot_ready d2 "p1 again through dnsmasq, same disk" 150 --mem 768 --mac 52:54:00:00:02:11 \
+VM_NETNS=$ns vm_boot_ready d2 "p1 again through dnsmasq, same disk" 150 --mem 1024 --mac 52:54:00:00:02:11 \
 	--tap tap1 --pxe "$P" --data "$T/p1-disk.img"
 if ! vm_log d2 | grep -q 'kiln: data: .*making' && ! vm_log d2 | grep -q 'no data partition' &&
 	vm_log d2 | grep -q '^kiln-data: clean' && ! vm_log d2 | grep -q 'recovering journal'; then
@@ -121,14 +125,14 @@ vm_kill d2
 # superblock would be) is enough.
 truncate -s 512M "$T/used.img"
 printf 'x' | dd of="$T/used.img" bs=1 seek=$((1048576 + 1024)) conv=notrunc 2>/dev/null
-VM_NETNS=$ns vm_start d3 --mem 768 --mac 52:54:00:00:02:11 --tap tap1 --pxe "$P" --data "$T/used.img"
+VM_NETNS=$ns vm_start d3 --mem 1024 --mac 52:54:00:00:02:11 --tap tap1 --pxe "$P" --data "$T/used.img"
 if vm_wait d3 'kiln: no data partition' 120 && vm_log d3 | grep -q 'kiln: data: /dev/vda is not blank (it has data), left alone' &&
 	vm_log d3 | grep -q 'kiln: no data partition, /data is tmpfs' && cmp -s -n 1048576 "$T/used.img" /dev/zero; then
 	ok "a disk that is not blank is left alone: p1 runs on tmpfs and says so"
 else not_ok "a disk that is not blank is left alone"; diag "$(vm_log d3 | grep 'kiln:' | head)"; fi
 vm_kill d3
 
-VM_NETNS=$ns vm_boot_ready d4 "node p2 through dnsmasq" 180 --mem 768 --mac 52:54:00:00:02:21 --tap tap2 --pxe "$P"
+VM_NETNS=$ns vm_boot_ready d4 "node p2 through dnsmasq" 180 --mem 1024 --mac 52:54:00:00:02:21 --tap tap2 --pxe "$P"
 identity_check d4 p2 192.168.0.41 "dnsmasq"
 if sent_to 192.168.0.41 | grep -qx kiln/node/initramfs.cpio.gz && sent_to 192.168.0.41 | grep -qx kiln/machines/p2.cpio.gz; then
 	ok "dnsmasq sent p2 the node initramfs and p2's identity"
@@ -155,9 +159,10 @@ pxe_net_down "$ns"
 hurl=http://192.168.0.254:8080/
 if out=$(sh scripts/mk-pxe.sh --out "$T/http" --machines "$T/machines" --http "$hurl" "$T/r" 2>&1) &&
 	grep -qx 'dhcp-boot=lpxelinux.0' "$T/http/dnsmasq.conf" && grep -qx "dhcp-option-force=210,$hurl" "$T/http/dnsmasq.conf" &&
+	sed -i 's/^  APPEND .*/& kiln.disable=kube-apiserver,apiproxy/' "$T/http/pxelinux.cfg/01-"* &&
 	pxe_net_up "$ns" "$T/http" "$log" 1 192.168.0.254/24 2> "$T/net.err" &&
 	pxe_http_up "$ns" "$T/http" 192.168.0.254:8080 "$T/httpd.log" 2>> "$T/net.err"; then
-	VM_NETNS=$ns vm_boot_ready h1 "master p1 by HTTP boot (lpxelinux, $hurl)" 150 --mem 768 --mac 52:54:00:00:02:11 \
+	VM_NETNS=$ns vm_boot_ready h1 "master p1 by HTTP boot (lpxelinux, $hurl)" 150 --mem 1024 --mac 52:54:00:00:02:11 \
 		--tap tap1 --pxe "$T/http"
 	got=$(sed -n 's/.*url:\(.*\)/\1/p' "$T/httpd.log")
 	if [ "$(pxe_sent "$log" "$T/http" 192.168.0.31)" = lpxelinux.0 ] && echo "$got" | grep -qx /kiln/master/initramfs.cpio.gz &&

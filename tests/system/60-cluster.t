@@ -19,7 +19,7 @@ R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 45
+plan 59
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-480}
@@ -42,7 +42,12 @@ trap 'exit 2' INT TERM
 # server in the namespace (on its address there, port 8081).
 www=$CLUSTER_RUN/www
 mkdir -p "$www"
-tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar"
+# With Kubernetes in the images, the image carries kubectl too (a pod's service-account check).
+missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null |
+	awk '$2 != "present" && $1 != "coredns" && !/^#/ { printf " %s", $1 }')
+tools_kubectl=
+[ -z "$missing" ] && tools_kubectl=$(. scripts/lib.sh; kube_kubectl)
+tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar" $tools_kubectl
 host=$(. scripts/lib.sh; cluster_host_address); host=${host%/*}
 
 if sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
@@ -130,38 +135,141 @@ else
 	for m in $MASTERS; do diag "== $m" "$(vm_run "$m" "initctl status; tail -n 3 /data/log/etcd-backup.log; ls -R /data/backup/etcd" 20)"; done
 fi
 
-# Kubernetes itself: only when the images carry every official binary (components/ or KUBE_BIN at build time).
-missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null | awk '$2 != "present" && !/^#/ { print $1 }')
-if [ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ]; then
-	kc() { ip netns exec "$CLUSTER_NETNS" kubectl --kubeconfig "$R/admin.kubeconfig" --request-timeout=20s "$@"; }
-	ready=
-	for i in $(seq 1 30); do
-		[ "$(kc get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" = 2 ] && { ready=1; break; }
-		sleep 10
-	done
-	if [ -n "$ready" ]; then ok "both nodes registered Ready with the apiservers"
-	else not_ok "both nodes registered Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
-	# A pod of the local busybox image (imported for the kubelet's namespace) asks the cluster DNS.
-	for n in n1 n2; do vm_run "$n" "ctr -n k8s.io images import $oci" 90 > /dev/null; done
-	kc apply -f "$R/addons/coredns.yaml" > "$CLUSTER_RUN/addons.log" 2>&1
-	kc run dns-test --image=$img --image-pull-policy=Never --restart=Never --command -- \
-		nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" > /dev/null 2>&1
-	phase=
-	for i in $(seq 1 36); do
-		phase=$(kc get pod dns-test -o jsonpath='{.status.phase}' 2>/dev/null)
-		case $phase in Succeeded|Failed) break ;; esac
-		sleep 5
-	done
-	out=$(kc logs dns-test 2>&1)
-	if [ "$phase" = Succeeded ] && echo "$out" | grep -q "Address: *$SERVICE_IP"; then
-		ok "a pod resolves kubernetes.default.svc.$CLUSTER_DOMAIN to $SERVICE_IP through the cluster DNS"
-	else
-		not_ok "a pod resolves kubernetes.default through the cluster DNS (phase: ${phase:-none})"
-		diag "$out" "$(cat "$CLUSTER_RUN/addons.log")" "$(kc describe pod dns-test 2>&1 | tail -n 15)"
-	fi
+# Kubernetes itself: the components `make` builds from Debian's source (or the official ones in components/).
+# Everything below goes through the apiservers from the build host, with the kubectl of the same release.
+kube=
+[ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ] && kube=1
+KC=$(. scripts/lib.sh; kube_kubectl)
+kc() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$R/admin.kubeconfig" --request-timeout=30s "$@"; }
+kc_at() { m=$1; shift; kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@"; }
+# until_ok SECONDS CMD...: run CMD every 5 s until it succeeds
+until_ok() { u_end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%s)" -lt "$u_end" ] || return 1; sleep 5; done; }
+kube_skip() { skip "$1: the images lack$missing (put the official binaries in components/ or let make build v1.20.2)"; }
+if [ -n "$kube" ]; then
+	out=$(for m in $MASTERS; do printf '%s: %s\n' "$m" "$(kc_at "$m" get --raw=/readyz 2>&1 | tail -n 1)"; done)
+	if [ "$(echo "$out" | grep -c ': ok$')" = 3 ]; then ok "every apiserver answers /readyz ok: $(echo "$out" | tr '\n' ' ')"
+	else not_ok "every apiserver is ready"; diag "$out"; fi
+	leases_ok() {
+		for l in kube-controller-manager kube-scheduler; do
+			h=$(kc -n kube-system get lease "$l" -o jsonpath='{.spec.holderIdentity}' 2>&1) || { echo "$l: $h"; return 1; }
+			case $h in m[123]_*) echo "$l leader ${h%%_*}" ;; *) echo "$l: holder '$h'"; return 1 ;; esac
+		done
+		for m in $MASTERS; do
+			vm_run "$m" "initctl status" 20 | grep -Eq '^kube-(controller-manager|scheduler) +ready' || { echo "$m: not running both"; return 1; }
+		done
+	}
+	if out=$(until_ok 120 leases_ok 2>&1); then ok "one active controller-manager and scheduler by leader election, all three masters run both: $(echo "$out" | tr '\n' ' ')"
+	else not_ok "leader election of the controller-manager and the scheduler"; diag "$out"; fi
+	v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/node/etc/kiln/release")
+	nodes_ready() {
+		[ "$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}:{.status.conditions[?(@.type=="Ready")].status}:{.status.nodeInfo.osImage}:{.status.nodeInfo.kubeletVersion}{"\n"}{end}' |
+			grep -c "^n[12]:True:kiln $v1 (node):$KUBERNETES_VERSION\$")" = 2 ]
+	}
+	if until_ok 300 nodes_ready; then ok "both nodes Ready, OS image 'kiln $v1 (node)', kubelet $KUBERNETES_VERSION"
+	else not_ok "both nodes Ready with their OS image named"; diag "$(kc get nodes -o wide 2>&1)"; fi
+
+	# Two replicas of a local image (imported on each node: nodes pull nothing), one per node, and a Service.
+	for n in $NODES; do vm_run "$n" "ctr -n k8s.io images import $oci" 120 > /dev/null; done
+	kc apply -f - > "$CLUSTER_RUN/web.log" 2>&1 <<-EOF
+	apiVersion: apps/v1
+	kind: Deployment
+	metadata: {name: web}
+	spec:
+	  replicas: 2
+	  selector: {matchLabels: {app: web}}
+	  template:
+	    metadata: {labels: {app: web}}
+	    spec:
+	      affinity:
+	        podAntiAffinity:
+	          requiredDuringSchedulingIgnoredDuringExecution:
+	          - {labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}
+	      containers:
+	      - name: web
+	        image: $img
+	        imagePullPolicy: Never
+	        command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && echo "web: serving as \$(hostname)" && exec httpd -f -p 8080 -h /www']
+	---
+	apiVersion: v1
+	kind: Service
+	metadata: {name: web}
+	spec:
+	  selector: {app: web}
+	  ports: [{port: 80, targetPort: 8080}]
+	EOF
+	kc rollout status deployment/web --timeout=420s >> "$CLUSTER_RUN/web.log" 2>&1
+	pods=$(kc get pods -l app=web -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.name} {.status.podIP} {.status.phase}{"\n"}{end}' 2>&1)
+	p1=$(echo "$pods" | awk '$1 == "n1" && $4 == "Running" { print $2 }') ip1=$(echo "$pods" | awk '$1 == "n1" { print $3 }')
+	p2=$(echo "$pods" | awk '$1 == "n2" && $4 == "Running" { print $2 }') ip2=$(echo "$pods" | awk '$1 == "n2" { print $3 }')
+	case "$ip1 $ip2" in
+	10.200.1.*" "10.200.2.*) [ -n "$p1" ] && [ -n "$p2" ] && ok "a Deployment of 2 replicas runs one pod on each node, each in its node's subnet: $p1 $ip1 on n1, $p2 $ip2 on n2" ;;
+	*) false ;;
+	esac || { not_ok "the Deployment's pods spread over both nodes in their subnets"; diag "$pods" "$(cat "$CLUSTER_RUN/web.log")" "$(kc describe pods -l app=web 2>&1 | tail -n 20)"; }
+	out=$(kc exec "${p1:-none}" -- wget -q -T 10 -O - "http://${ip2:-none}:8080/" 2>&1)
+	if [ -n "$p2" ] && [ "$out" = "$p2" ]; then ok "kubectl exec in the n1 pod: it reaches the n2 pod at $ip2 across the nodes ($out)"
+	else not_ok "kubectl exec and pod-to-pod traffic across nodes"; diag "$out"; fi
+	out=$(kc logs "${p2:-none}" 2>&1)
+	if [ "$out" = "web: serving as $p2" ]; then ok "kubectl logs: '$out'"
+	else not_ok "kubectl logs of the n2 pod"; diag "$out"; fi
+	cip=$(kc get service web -o jsonpath='{.spec.clusterIP}' 2>&1)
+	out=$(kc exec "${p1:-none}" -- sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -T 5 -O - http://$cip/; done" 2>&1)
+	if [ -n "$p2" ] && echo "$out" | grep -qx "$p2"; then ok "the Service web ($cip) answers the n1 pod from the pod on n2 too (kube-proxy): $(echo "$out" | sort | uniq -c | tr -s ' \n' ' ')"
+	else not_ok "the ClusterIP Service answers from a pod on the other node"; diag "cluster IP: $cip" "$out"; fi
+
+	# The cluster DNS (dnsmasq on every master, fed from the API) through the kube-dns Service.
+	out=$(kc exec "${p1:-none}" -- nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" 2>&1)
+	if echo "$out" | grep -q "Address: *$SERVICE_IP\$"; then ok "a pod resolves kubernetes.default.svc.$CLUSTER_DOMAIN to $SERVICE_IP through the cluster DNS ($DNS_IP)"
+	else not_ok "a pod resolves kubernetes.default through the cluster DNS"; diag "$out" "$(kc -n kube-system get endpoints kube-dns 2>&1)"; fi
+	kc create namespace other > /dev/null 2>&1
+	kc -n other create service clusterip echo --tcp=80:8080 > /dev/null 2>&1
+	ecip=$(kc -n other get service echo -o jsonpath='{.spec.clusterIP}' 2>&1)
+	resolves_other() { kc exec "${p1:-none}" -- nslookup "echo.other.svc.$CLUSTER_DOMAIN" 2>&1 | grep -q "Address: *$ecip\$"; }
+	if [ -n "$ecip" ] && until_ok 60 resolves_other; then ok "a Service created in another namespace resolves from the pod: echo.other.svc.$CLUSTER_DOMAIN is $ecip"
+	else not_ok "a Service of another namespace resolves"; diag "$ecip" "$(kc exec "${p1:-none}" -- nslookup "echo.other.svc.$CLUSTER_DOMAIN" 2>&1)"; fi
+
+	# The pod's service-account token: an allowed call answers, a forbidden one is refused (403).
+	out=$(kc exec "${p1:-none}" -- env HOME=/tmp kubectl get --raw /api 2>&1)
+	out2=$(kc exec "${p1:-none}" -- env HOME=/tmp kubectl -v=6 get secrets -n kube-system 2>&1)
+	if echo "$out" | grep -q '"kind":"APIVersions"' && echo "$out2" | grep -q ' 403 Forbidden' &&
+		echo "$out2" | grep -q 'User "system:serviceaccount:default:default" cannot list resource "secrets"'; then
+		ok "a pod's service-account token reaches the API: /api answers, listing kube-system's secrets gets 403"
+	else not_ok "the service-account token: an allowed and a forbidden call"; diag "$out" "$(echo "$out2" | tail -n 3)"; fi
+
+	# The Node authorizer: n1's kubelet credentials read n2's Node, and cannot change it.
+	id=$R/machines/n1/identity/pki nk=$CLUSTER_RUN/n1.kubeconfig
+	"$KC" config set-cluster c --server "https://$(machine_field m2 ADDRESS):6443" --certificate-authority "$id/ca.crt" --embed-certs --kubeconfig "$nk" > /dev/null &&
+		"$KC" config set-credentials n1 --client-certificate "$id/kubelet.crt" --client-key "$id/kubelet.key" --embed-certs --kubeconfig "$nk" > /dev/null &&
+		"$KC" config set-context c --cluster c --user n1 --kubeconfig "$nk" > /dev/null && "$KC" config use-context c --kubeconfig "$nk" > /dev/null
+	chmod 600 "$nk"
+	kn() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$nk" --request-timeout=30s "$@"; }
+	read2=$(kn get node n2 -o name 2>&1) write2=$(kn annotate node n2 kiln.test/by=n1 2>&1)
+	if [ "$read2" = node/n2 ] && echo "$write2" | grep -q 'nodes "n2" is forbidden: User "system:node:n1" cannot patch resource "nodes"'; then
+		ok "the Node authorizer: n1's kubelet reads node n2 but may not change it"
+	else not_ok "the Node authorizer keeps n1 from changing n2"; diag "$read2" "$write2"; fi
+
+	# The API stays available to the nodes with m1 powered off: they reach m2 and m3 through apiproxy.
+	vm_send m1 "initctl poweroff"
+	vm_wait_exit m1 120 > /dev/null 2>&1 || kill "$(cat "$CLUSTER_RUN/m1/qemu.pid")" 2>/dev/null
+	off=$(date +%s)
+	sleep 50 # longer than the controller-manager's 40 s grace before it marks a silent node NotReady
+	kc2() { kc_at m2 "$@"; }
+	ready_via_m2() {
+		[ "$(kc2 get nodes -o jsonpath='{range .items[*]}{.metadata.name}:{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^n[12]:True$')" = 2 ]
+	}
+	if ready_via_m2; then ok "m1 powered off for $(($(date +%s) - off)) s: both nodes still Ready, kubectl through m2 works"
+	else not_ok "with m1 off the nodes stay Ready"; diag "$(kc2 get nodes 2>&1)" "$(vm_run n1 'tail -n 5 /data/log/apiproxy.log' 20)"; fi
+	kc2 run after-m1 --image="$img" --image-pull-policy=Never --restart=Never --command -- sh -c 'echo up; sleep 600' > /dev/null 2>&1
+	running_pod() { [ "$(kc2 get pod after-m1 -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
+	if until_ok 240 running_pod; then ok "with m1 off a new pod is scheduled and runs: $(kc2 get pod after-m1 -o jsonpath='{.spec.nodeName} {.status.podIP}')"
+	else not_ok "with m1 off a new pod is scheduled and runs"; diag "$(kc2 describe pod after-m1 2>&1 | tail -n 15)"; fi
+	sh scripts/cluster.sh start "$R" m1 > "$CLUSTER_RUN/m1-start.log" 2>&1
+	m1_back() { vm_wait m1 'kiln: (ready|degraded):' 5 && [ "$(kc_at m1 get --raw=/readyz 2>&1)" = ok ]; }
+	if until_ok 600 m1_back && vm_log m1 | grep -q 'kiln: ready:'; then ok "m1 boots again from its disk and its apiserver is ready: $(vm_log m1 | grep -o 'kiln: ready:.*' | head -n 1)"
+	else not_ok "m1 comes back"; diag "$(cat "$CLUSTER_RUN/m1-start.log")" "$(vm_log m1 | tail -n 10)"; fi
 else
-	skip "nodes Ready with the apiservers: the images lack" $missing "(put the official binaries in components/ or KUBE_BIN)"
-	skip "a pod resolves kubernetes.default through the cluster DNS: the images lack the Kubernetes binaries"
+	for c in "every apiserver ready" "leader election" "nodes Ready" "a Deployment over both nodes" "kubectl exec, pod to pod" \
+		"kubectl logs" "a ClusterIP Service" "the cluster DNS" "DNS of another namespace" "the service-account token" \
+		"the Node authorizer" "m1 off: nodes Ready" "m1 off: a new pod" "m1 back"; do kube_skip "$c"; done
 fi
 
 # The nodes are done with, but for n1's upgrade under make test-long: off, so the masters get the CPU time.
@@ -169,7 +277,10 @@ long_nodes=
 [ -n "${KILN_LONG:-}" ] && long_nodes=n1
 for n in $NODES; do [ "$n" = "$long_nodes" ] || vm_send "$n" "initctl poweroff"; done
 
-# The drill: each of its 17 steps is one result here; a drill that stops early fails the steps it never reached.
+# The drill: each of its 17 steps (19 with Kubernetes: a Deployment made before the backup is back after the restore,
+# one made after it is not) is one result here; a drill that stops early fails the steps it never reached.
+steps=17
+if [ -n "$kube" ]; then steps=19; else kube_skip "drill: a Deployment made before the backup"; kube_skip "drill: the Deployments after the restore"; fi
 sh scripts/drill.sh run "$R" > "$CLUSTER_RUN/drill.log" 2>&1
 n=0
 while IFS= read -r line; do
@@ -178,8 +289,8 @@ while IFS= read -r line; do
 	"drill: FAILED: "*) not_ok "drill: ${line#drill: FAILED: }"; n=$((n + 1)) ;;
 	esac
 done < "$CLUSTER_RUN/drill.log"
-[ "$n" = 17 ] || { diag "$(cat "$CLUSTER_RUN/drill.log")"; for m in $MASTERS; do diag "== $m" "$(vm_log "$m" | tail -n 10)"; done; }
-while [ "$n" -lt 17 ]; do not_ok "drill: a step it never reached ($(tail -n 1 "$CLUSTER_RUN/drill.log"))"; n=$((n + 1)); done
+[ "$n" = "$steps" ] || { diag "$(cat "$CLUSTER_RUN/drill.log")"; for m in $MASTERS; do diag "== $m" "$(vm_log "$m" | tail -n 10)"; done; }
+while [ "$n" -lt "$steps" ]; do not_ok "drill: a step it never reached ($(tail -n 1 "$CLUSTER_RUN/drill.log"))"; n=$((n + 1)); done
 
 # Upgrades. v2 of each role: its system image with another /etc/kiln/release; "bad": v2's sha256 beside v2's first
 # 24 MiB (a download cut short).

@@ -164,11 +164,12 @@ static int write_kubernetes_env(struct tree *t, const struct cluster *c, const s
 		buf_printf(&b, "NODE_POD_CIDR=%s\n", r);
 		buf_printf(&b, "KUBELET_FLAGS=%s\n", kube_wiring(c->version)->kubelet_flags);
 	} else {
-		char *servers = cluster_etcd_servers(c);
-		buf_printf(&b, "KUBE_ETCD_SERVERS=%s\nAPISERVER_COUNT=%zu\n", servers, c->nmasters);
+		/* Each apiserver stores through its own master's etcd member, as kubeadm's stacked masters do: the two
+		 * stand and fall together anyway, and one endpoint per storage client is a third of the TLS sessions
+		 * (a 1.20 apiserver opens one client per resource) that three would be. */
+		buf_printf(&b, "KUBE_ETCD_SERVERS=https://127.0.0.1:2379\nAPISERVER_COUNT=%zu\n", c->nmasters);
 		/* the release defaults; a QEMU test cluster's emulation file replaces it (scripts/cluster.sh) */
 		buf_printf(&b, "LEADER_ELECTION_FLAGS=\n");
-		free(servers);
 	}
 	return text(t, "env/kubernetes.env", &b, 0644, "root");
 }
@@ -259,9 +260,9 @@ static int write_apiproxy_config(struct tree *t, const struct cluster *c, const 
 		       "defaults\n  mode tcp\n  log global\n  option dontlognull\n  timeout connect 3s\n"
 		       "  timeout client 1h\n  timeout server 1h\n  timeout check 3s\n  retries 2\n  option redispatch\n"
 		       "frontend api\n  bind 127.0.0.1:6443\n  default_backend masters\n"
-		       /* plain HTTP on loopback, for init's readiness probe: 200 while a master is up, else 503 */
-		       "frontend ready\n  mode http\n  bind 127.0.0.1:6444\n  timeout http-request 3s\n"
-		       "  monitor-uri /ready\n  monitor fail if { nbsrv(masters) lt 1 }\n"
+		       /* plain HTTP on loopback: the masters' state and last check, for init's readiness probe */
+		       "frontend stats\n  mode http\n  bind 127.0.0.1:6444\n  timeout http-request 3s\n"
+		       "  stats enable\n  stats uri /stats\n"
 		       "backend masters\n  balance leastconn\n  option httpchk GET /readyz\n  http-check expect status 200\n"
 		       "  default-server check check-ssl verify required ca-file " IDENTITY "/pki/ca.crt inter 2s fall 2 rise 2"
 		       " on-marked-down shutdown-sessions\n", m->name);

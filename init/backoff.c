@@ -22,3 +22,15 @@ int64_t backoff_after_exit(int *attempt, int64_t ran_ms)
 		(*attempt)++;
 	return d;
 }
+
+/* The pause before the next readiness check of a service started STARTED_FOR ms ago: quick at first (most are
+ * ready in seconds), then sparser, so a service that takes minutes is not slowed further by its own probe (an exec
+ * probe is a whole program run each time). */
+int64_t probe_interval(int64_t started_for)
+{
+	if (started_for < 10000)
+		return 250;
+	if (started_for < 60000)
+		return 1000;
+	return 2000;
+}

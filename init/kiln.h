@@ -82,6 +82,7 @@ int deps_find(struct svc_def **defs, int n, const char *name);
 #define BACKOFF_RESET_MS 60000
 int64_t backoff_delay(int attempt);
 int64_t backoff_after_exit(int *attempt, int64_t ran_ms);
+int64_t probe_interval(int64_t started_for); /* ms between readiness checks */
 
 /* ---- scheduled jobs (sched.c) ---- */
 int64_t sched_first(int64_t boot_ms, int every_s);

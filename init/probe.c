@@ -16,7 +16,7 @@
 
 static void again_later(struct svc *s, int64_t now)
 {
-	s->next_probe = now + PROBE_INTERVAL_MS;
+	s->next_probe = now + probe_interval(now - s->started);
 }
 
 static socklen_t probe_addr(const struct svc *s, struct sockaddr_storage *ss)

@@ -7,7 +7,6 @@
 
 #include <poll.h>
 
-#define PROBE_INTERVAL_MS 250  /* between two readiness checks */
 #define PROBE_EXEC_MAX_MS 5000 /* an exec probe still running then is killed */
 #define PROBE_CONNECT_MAX_MS 1000
 

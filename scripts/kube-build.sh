@@ -111,6 +111,7 @@ build() {
 needed_from_source() {
 	for r in master node; do
 		for c in $(conf_list "$KILN_TOP/images/$r/image.conf" components); do
+			[ "$c" = coredns ] && continue # not in Debian's source; optional (the cluster DNS is dnsmasq without it)
 			[ -e "${KUBE_BIN:-$KILN_TOP/components}/$c" ] || return 0
 		done
 	done

@@ -71,6 +71,17 @@ static void cycles_and_unknown(void **state)
 		svcdef_free(&d[i]);
 }
 
+static void probe_spacing(void **state)
+{
+	(void)state;
+	assert_int_equal(probe_interval(0), 250);
+	assert_int_equal(probe_interval(9999), 250);
+	assert_int_equal(probe_interval(10000), 1000);
+	assert_int_equal(probe_interval(59999), 1000);
+	assert_int_equal(probe_interval(60000), 2000);
+	assert_int_equal(probe_interval(3600000), 2000);
+}
+
 static void backoff_sequence(void **state)
 {
 	int a = 0;
@@ -168,6 +179,7 @@ int main(void)
 		cmocka_unit_test(order_requirements_first),
 		cmocka_unit_test(cycles_and_unknown),
 		cmocka_unit_test(backoff_sequence),
+		cmocka_unit_test(probe_spacing),
 		cmocka_unit_test(schedule),
 		cmocka_unit_test(split),
 		cmocka_unit_test(environment),

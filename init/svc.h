@@ -7,7 +7,7 @@
 
 #include <poll.h>
 
-#define PROBE_EXEC_MAX_MS 5000 /* an exec probe still running then is killed */
+#define PROBE_EXEC_MAX_MS 15000 /* an exec probe still running then is killed */
 #define PROBE_CONNECT_MAX_MS 1000
 
 enum svc_state {

@@ -17,6 +17,7 @@
 # default: each machine boots its role's initramfs with its identity appended; disk: each boots a copy of its own
 # disk image out/machines/<name>/disk.img, kept in CLUSTER_RUN/<name>/disk.img, and reboots in place, so
 # `initctl upgrade` and `make upgrade` work on it).
+# CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
@@ -119,25 +120,11 @@ start_one() {
 	start_machine "$name"
 }
 
-up() {
-	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
-	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
-	mkdir -p "$VM_DIR"
-	for m in $machines; do rm -rf "${VM_DIR:?}/$m" "$VM_DIR/$m.log"; done
-	emulation_archive
-	net_up
-	start=$(date +%s)
-	for m in $machines; do
-		mkdir -p "$VM_DIR/$m"
-		if [ "$boot" = disk ]; then disk "$m" "$(machine_field "$m" ROLE)"; else initrd "$m" "$(machine_field "$m" ROLE)"; fi
-		start_machine "$m"
-	done
-	end=$((start + timeout))
-	pending=$machines
-	# With Kubernetes in the images, the cluster DNS's objects go in as soon as an apiserver answers (the masters'
-	# cluster DNS is ready only once it may read the API): scripts/addons.sh, what `make addons` runs.
-	addons=none tried=0
-	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
+# wait_ready MACHINES: until each printed `kiln: ready` (fails on a degraded one, a QEMU that exited, the deadline).
+# With Kubernetes in the images, the cluster DNS's objects go in meanwhile, as soon as an apiserver answers (the
+# masters' cluster DNS is ready only once it may read the API): scripts/addons.sh, what `make addons` runs.
+wait_ready() {
+	pending=$*
 	while [ -n "$pending" ]; do
 		if [ $addons = pending ] && [ $(($(date +%s) - tried)) -ge 10 ]; then
 			tried=$(date +%s)
@@ -163,6 +150,39 @@ up() {
 		[ -z "$pending" ] && break
 		[ "$(date +%s)" -lt "$end" ] || die "not ready after $timeout s:$pending (consoles in $VM_DIR)"
 		sleep 1
+	done
+}
+
+# The machines boot in steps when CLUSTER_STAGGER=1 (the default under emulation: every machine shares the build
+# host's cores): first a quorum of masters (etcd needs it; their apiservers bootstrap the cluster's defaults with the
+# cores to themselves), then the other masters (which find that done), then the nodes. Otherwise all at once.
+up() {
+	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
+	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
+	mkdir -p "$VM_DIR"
+	for m in $machines; do rm -rf "${VM_DIR:?}/$m" "$VM_DIR/$m.log"; done
+	emulation_archive
+	net_up
+	for m in $machines; do
+		mkdir -p "$VM_DIR/$m"
+		if [ "$boot" = disk ]; then disk "$m" "$(machine_field "$m" ROLE)"; else initrd "$m" "$(machine_field "$m" ROLE)"; fi
+	done
+	start=$(date +%s) end=$(($(date +%s) + timeout))
+	addons=none tried=0
+	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
+	if [ "${CLUSTER_STAGGER:-1}" = 1 ]; then
+		n=$(echo $MASTERS | wc -w) quorum= rest=
+		for m in $MASTERS; do
+			if [ "$(echo $quorum | wc -w)" -le $((n / 2)) ]; then quorum="$quorum $m"; else rest="$rest $m"; fi
+		done
+		set -- "$quorum" "$rest" "$NODES"
+	else
+		set -- "$machines"
+	fi
+	for group in "$@"; do
+		[ -n "$(echo $group)" ] || continue
+		for m in $group; do start_machine "$m"; done
+		wait_ready $group
 	done
 	echo $(($(date +%s) - start)) > "$VM_DIR/ready-seconds"
 	say "cluster $CLUSTER_NAME: $(echo $machines | wc -w) machines ready in $(cat "$VM_DIR/ready-seconds") s"

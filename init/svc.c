@@ -18,6 +18,8 @@ int nsvcs;
 int shutting_down;
 int64_t boot_offset;
 static int summary_done;
+#define BOOT_CRASHES_TOLERATED 3
+#define BOOT_STABLE_MS 10000
 
 static const char *names[] = {"waiting", "starting", "ready", "backoff", "stopping",
 			      "stopped", "failed", "done", "disabled", "scheduled"};
@@ -44,12 +46,16 @@ static int summary_state(int *n, int *ready, char *failed, size_t len)
 		if (svc_is_job(s) || s->state == ST_DISABLED)
 			continue;
 		(*n)++;
-		if ((s->state == ST_READY || s->state == ST_DONE) && !s->restarts) {
+		/* A component may crash while what it needs settles (an API still slow to answer): after a crash it
+		 * counts as ready once it has stayed up BOOT_STABLE_MS since its restart; a third crash makes it failed,
+		 * even if it is up again by then. */
+		if ((s->state == ST_READY || s->state == ST_DONE) &&
+		    (!s->restarts || (s->restarts < BOOT_CRASHES_TOLERATED && now_ms() - s->started >= BOOT_STABLE_MS))) {
 			(*ready)++;
 			continue;
 		}
-		/* still on its way: wait for it (a crash during boot counts as failed, even if up again now) */
-		if (!s->restarts && s->state != ST_FAILED && s->state != ST_STOPPED && !(s->state == ST_WAITING && s->blocked))
+		if (s->restarts < BOOT_CRASHES_TOLERATED && s->state != ST_FAILED && s->state != ST_STOPPED &&
+		    !(s->state == ST_WAITING && s->blocked))
 			return 0;
 		if (strlen(failed) + strlen(s->d.name) + 2 < len) {
 			if (*failed)
@@ -279,6 +285,10 @@ int64_t svc_next_deadline(void)
 		switch (s->state) {
 		case ST_SCHEDULED: CONSIDER(s->next_run); break;
 		case ST_BACKOFF: CONSIDER(s->restart_at); break;
+		case ST_READY: /* a restarted one counts for the boot summary once it has stayed up */
+			if (!summary_done && s->restarts && s->restarts < BOOT_CRASHES_TOLERATED)
+				CONSIDER(s->started + BOOT_STABLE_MS);
+			break;
 		case ST_STOPPING: CONSIDER(s->stop_deadline); break;
 		case ST_STARTING:
 			if (!svc_is_job(s))

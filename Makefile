@@ -154,7 +154,7 @@ test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools test; fi
 test-system: all ## TAP system tests under prove
 	@SECRETS=$(SECRETS) prove -v --timer tests/system/*.t
-test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: a node upgrade in the cluster test too)
+test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: the cluster test adds the drill and the rolling upgrade)
 	@KILN_LONG=1 prove --timer tests/system/*.t
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
 

@@ -17,6 +17,7 @@
 # default: each machine boots its role's initramfs with its identity appended; disk: each boots a copy of its own
 # disk image out/machines/<name>/disk.img, kept in CLUSTER_RUN/<name>/disk.img, and reboots in place, so
 # `initctl upgrade` and `make upgrade` work on it).
+# CLUSTER_APPEND (initramfs boots: more kernel command line, e.g. kiln.disable=...),
 # CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
@@ -101,7 +102,7 @@ start_machine() {
 	if [ "$boot" = disk ]; then
 		set -- "$1" --disk "$VM_DIR/$1/disk.img" --persist --reboot
 	else
-		set -- "$1" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
+		set -- "$1" --append "${CLUSTER_APPEND:-}" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
 	fi
 	m=$1; shift
 	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
@@ -170,6 +171,7 @@ up() {
 	start=$(date +%s) end=$(($(date +%s) + timeout))
 	addons=none tried=0
 	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
+	case ${CLUSTER_APPEND:-} in *kiln.disable=*kube-apiserver*) addons=none ;; esac
 	if [ "${CLUSTER_STAGGER:-1}" = 1 ]; then
 		n=$(echo $MASTERS | wc -w) quorum= rest=
 		for m in $MASTERS; do

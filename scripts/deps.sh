@@ -75,12 +75,7 @@ build_busybox() {
 	musl_kernel_headers
 	src=$dir/src
 	if ! ls -d "$src"/busybox-*/ >/dev/null 2>&1; then
-		if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-			say "busybox: adding a deb-src entry for Debian's sources"
-			sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-				> /etc/apt/sources.list.d/kiln-deb-src.sources
-			apt-get update -qq
-		fi
+		ensure_deb_src
 		say "busybox: apt-get source busybox"
 		rm -rf "$src"; mkdir -p "$src"
 		(cd "$src" && apt-get source -q busybox >/dev/null 2>&1) || die "apt-get source busybox failed"

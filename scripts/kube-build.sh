@@ -28,15 +28,6 @@ complete() {
 	for c in $KUBE_CMDS; do [ -x "$1/$c" ] || return 1; done
 }
 
-ensure_deb_src() {
-	grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && return
-	grep -qs '^deb-src' /etc/apt/sources.list && return
-	say "adding a deb-src entry for Debian's sources"
-	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-		> /etc/apt/sources.list.d/kiln-deb-src.sources
-	apt-get update -qq
-}
-
 fetch_source() {
 	src=$1 ver=$2
 	[ -f "$src/tree/hack/lib/version.sh" ] && [ "$(cat "$src/version" 2>/dev/null)" = "$ver" ] && return

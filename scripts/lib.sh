@@ -67,3 +67,13 @@ kube_kubectl() {
 	if [ -n "$d" ] && [ -x "$d/kubectl" ]; then echo "$d/kubectl"; return 0; fi
 	command -v kubectl
 }
+
+# ensure_deb_src: apt knows Debian's source packages (a deb-src entry beside the deb one), for `apt-get source`.
+ensure_deb_src() {
+	grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && return
+	grep -qs '^deb-src' /etc/apt/sources.list && return
+	say "adding a deb-src entry for Debian's sources"
+	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+		> /etc/apt/sources.list.d/kiln-deb-src.sources
+	apt-get update -qq
+}

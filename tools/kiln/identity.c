@@ -183,7 +183,7 @@ static int write_cni(struct tree *t, const struct machine *m)
 	cidr_format(&m->pod_subnet, r, sizeof r);
 	buf_printf(&b, "{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"kiln\",\n  \"plugins\": [\n"
 		       "    {\n      \"type\": \"bridge\",\n      \"bridge\": \"cni0\",\n      \"isGateway\": true,\n"
-		       "      \"ipMasq\": false,\n      \"ipam\": {\n        \"type\": \"host-local\",\n"
+		       "      \"hairpinMode\": true,\n      \"ipMasq\": false,\n      \"ipam\": {\n        \"type\": \"host-local\",\n"
 		       "        \"ranges\": [[{\"subnet\": \"%s\"}]],\n        \"routes\": [{\"dst\": \"0.0.0.0/0\"}]\n"
 		       "      }\n    },\n    {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}}\n  ]\n}\n", r);
 	if (text(t, "cni/10-kiln.conflist", &b, 0644, "root"))

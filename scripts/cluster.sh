@@ -17,7 +17,8 @@
 # default: each machine boots its role's initramfs with its identity appended; disk: each boots a copy of its own
 # disk image out/machines/<name>/disk.img, kept in CLUSTER_RUN/<name>/disk.img, and reboots in place, so
 # `initctl upgrade` and `make upgrade` work on it).
-# CLUSTER_APPEND (initramfs boots: more kernel command line, e.g. kiln.disable=...),
+# CLUSTER_APPEND (initramfs boots: more kernel command line, e.g. kiln.disable=...), CLUSTER_APPEND_FOR (initramfs
+# boots: NAME=WORD ..., WORD added to machine NAME's command line only, e.g. "m3=kiln.disable=kube-apiserver"),
 # CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
@@ -93,6 +94,13 @@ emulation_archive() {
 	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
 }
 
+# machine_append NAME: what an initramfs boot of NAME adds to the kernel command line.
+machine_append() {
+	a=${CLUSTER_APPEND:-}
+	for w in ${CLUSTER_APPEND_FOR:-}; do [ "${w%%=*}" = "$1" ] && a="$a ${w#*=}"; done
+	echo "$a"
+}
+
 # start_machine NAME: boot it (again) from what `up` prepared: its initrd, or its own disk copy as it is now.
 start_machine() {
 	i=0 n=
@@ -102,7 +110,7 @@ start_machine() {
 	if [ "$boot" = disk ]; then
 		set -- "$1" --disk "$VM_DIR/$1/disk.img" --persist --reboot
 	else
-		set -- "$1" --append "${CLUSTER_APPEND:-}" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
+		set -- "$1" --append "$(machine_append "$1")" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
 	fi
 	m=$1; shift
 	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
@@ -171,7 +179,12 @@ up() {
 	start=$(date +%s) end=$(($(date +%s) + timeout))
 	addons=none tried=0
 	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
-	case ${CLUSTER_APPEND:-} in *kiln.disable=*kube-apiserver*) addons=none ;; esac
+	# No apiserver anywhere: nothing to apply the addons through.
+	kube_on=
+	for m in $MASTERS; do
+		case $(machine_append "$m") in *kiln.disable=*kube-apiserver*) ;; *) kube_on=1 ;; esac
+	done
+	[ -n "$kube_on" ] || addons=none
 	if [ "${CLUSTER_STAGGER:-1}" = 1 ]; then
 		n=$(echo $MASTERS | wc -w) quorum= rest=
 		for m in $MASTERS; do

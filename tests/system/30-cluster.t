@@ -212,19 +212,22 @@ check "a node's API endpoint (apiproxy.cfg): 127.0.0.1:6443 to every master, che
 	grep -qx '  bind 127.0.0.1:6443' \$f && grep -qx '  option httpchk GET /readyz' \$f &&
 	grep -q 'check check-ssl verify required ca-file /etc/kiln/identity/pki/ca.crt' \$f &&
 	! find '$M'/m*/identity -name apiproxy.cfg | grep ."
-# addons_ok FILE: the manifest's four objects, the DNS address and one endpoint per master
+# addons_ok FILE: the manifest's six objects, the DNS address, one endpoint per master, the Endpoints' keepers
+# (cluster-dns-endpoints) allowed that one object only
 addons_ok() {
 	objs=$(kubectl label --local -f "$1" kiln-check=1 -o name | tr '\n' ' ')
-	[ "$objs" = "clusterrole.rbac.authorization.k8s.io/kiln:coredns clusterrolebinding.rbac.authorization.k8s.io/kiln:coredns service/kube-dns endpoints/kube-dns " ] ||
+	[ "$objs" = "clusterrole.rbac.authorization.k8s.io/kiln:coredns clusterrolebinding.rbac.authorization.k8s.io/kiln:coredns service/kube-dns role.rbac.authorization.k8s.io/kiln:dns-endpoints rolebinding.rbac.authorization.k8s.io/kiln:dns-endpoints endpoints/kube-dns " ] ||
 		{ echo "objects: $objs"; return 1; }
 	ip=$(kubectl label --local -f "$1" kiln-check=1 -o jsonpath='{.spec.clusterIP}')
 	[ "$ip" = 10.254.0.10 ] || { echo "clusterIP $ip"; return 1; }
 	eps=$(grep -o -- '- ip: .*' "$1" | tr '\n' ' ')
 	[ "$eps" = '- ip: "192.168.0.11" - ip: "192.168.0.12" - ip: "192.168.0.13" ' ] ||
 		{ echo "endpoints: $eps"; return 1; }
-	grep -qx '  name: system:coredns' "$1"
+	grep -qx '  name: system:coredns' "$1" && grep -qx '  resourceNames: \[kube-dns\]' "$1" && grep -qx '  verbs: \[get, update\]' "$1" &&
+	grep -qx 'MASTER_ADDRESSES=192.168.0.11,192.168.0.12,192.168.0.13' "$M/m2/identity/env/kubernetes.env" &&
+	! grep -q MASTER_ADDRESSES "$M/n1/identity/env/kubernetes.env"
 }
-check "addons/coredns.yaml: RBAC for system:coredns, kube-dns at the cluster DNS address, every master an endpoint" \
+check "addons/coredns.yaml: RBAC for system:coredns, kube-dns at the cluster DNS address, every master an endpoint, its keepers' Role; masters know every master's address" \
 	addons_ok "$O/addons/coredns.yaml"
 check "kubectl reads every kubeconfig; masters and nodes use 127.0.0.1 (their own apiserver, apiproxy), admin the first master" sh -c "
 	command -v kubectl >/dev/null || { echo no kubectl; exit 1; }

@@ -25,7 +25,17 @@ char *addons_coredns(const struct cluster *c)
 		       "  labels:\n    k8s-app: kube-dns\n    kubernetes.io/name: CoreDNS\nspec:\n  clusterIP: %s\n"
 		       "  ports:\n  - {name: dns, port: 53, protocol: UDP, targetPort: 53}\n"
 		       "  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}\n", a);
-	/* No selector above: these Endpoints, kept by kiln and not by the endpoints controller, are the backend. */
+	/* The masters' health check (cluster-dns-endpoints) keeps the Endpoints below to the masters whose DNS answers:
+	 * it may read and replace that one object, nothing else. */
+	buf_printf(&b, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: kiln:dns-endpoints\n"
+		       "  namespace: kube-system\nrules:\n- apiGroups: [\"\"]\n  resources: [endpoints]\n"
+		       "  resourceNames: [kube-dns]\n  verbs: [get, update]\n");
+	buf_printf(&b, "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n"
+		       "  name: kiln:dns-endpoints\n  namespace: kube-system\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+		       "  kind: Role\n  name: kiln:dns-endpoints\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n"
+		       "  kind: User\n  name: system:coredns\n");
+	/* No selector above: these Endpoints, kept by kiln and not by the endpoints controller, are the backend: every
+	 * master at first, then those whose DNS answers. */
 	buf_printf(&b, "---\napiVersion: v1\nkind: Endpoints\nmetadata:\n  name: kube-dns\n  namespace: kube-system\n"
 		       "  labels:\n    k8s-app: kube-dns\nsubsets:\n- addresses:\n");
 	for (size_t i = 0; i < c->nmachines; i++) {

@@ -170,6 +170,15 @@ static int write_kubernetes_env(struct tree *t, const struct cluster *c, const s
 		buf_printf(&b, "KUBE_ETCD_SERVERS=https://127.0.0.1:2379\nAPISERVER_COUNT=%zu\n", c->nmasters);
 		/* the release defaults; a QEMU test cluster's emulation file replaces it (scripts/cluster.sh) */
 		buf_printf(&b, "LEADER_ELECTION_FLAGS=\n");
+		/* every master's address: the cluster DNS's health check writes those that answer (cluster-dns-endpoints) */
+		buf_printf(&b, "MASTER_ADDRESSES=");
+		for (size_t i = 0, n = 0; i < c->nmachines; i++) {
+			if (c->machines[i].role != ROLE_MASTER)
+				continue;
+			ip_format(c->machines[i].addr, a, sizeof a);
+			buf_printf(&b, "%s%s", n++ ? "," : "", a);
+		}
+		buf_printf(&b, "\n");
 	}
 	return text(t, "env/kubernetes.env", &b, 0644, "root");
 }

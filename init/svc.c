@@ -324,17 +324,27 @@ static void log_readable(struct svc *s);
 
 static void job_exited(struct svc *s, int status, int64_t now)
 {
+	/* The console hears of a job when its result changes (a first failure, another reason, back to ok), not at
+	 * every run of a job that keeps failing the same way: initctl status and its log have each run. */
+	int was_failing = s->job_runs > 0 && s->job_last_status != 0;
 	log_readable(s); /* what it wrote last may still be in the pipe: its reason */
 	s->job_runs++;
 	s->job_last_status = exit_code(status);
 	if (s->job_last_status) {
-		char d[64];
+		char d[64], old[sizeof s->job_fail_reason];
+		snprintf(old, sizeof old, "%s", s->job_fail_reason);
 		s->job_failures++;
+		s->job_fail_streak++;
 		s->job_last_fail = now;
 		describe(status, d, sizeof d);
 		snprintf(s->job_fail_reason, sizeof s->job_fail_reason, "%s", s->last_line[0] ? s->last_line : d);
-		say("kiln: %s: job failed: %s: %s", s->d.name, d, s->job_fail_reason);
+		if (!was_failing || strcmp(old, s->job_fail_reason) != 0)
+			say("kiln: %s: job failed: %s: %s", s->d.name, d, s->job_fail_reason);
 	} else {
+		if (was_failing)
+			say("kiln: %s: job ok again after %d failed run%s", s->d.name, s->job_fail_streak,
+			    s->job_fail_streak == 1 ? "" : "s");
+		s->job_fail_streak = 0;
 		s->job_last_ok = now;
 	}
 	s->state = ST_SCHEDULED;

@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 30
+plan 31
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -63,6 +63,10 @@ every = 2"
 sb_script flaky 'n=$(cat "$0.n" 2>/dev/null || echo 0); echo $((n + 1)) > "$0.n"; echo "flaky: run $n"
 if [ $((n % 2)) = 1 ]; then echo "flaky: no space left on /data"; exit 3; fi'
 printf 'FLAKY_EVERY=1\n' > "$SB/flaky.env"
+# A job that fails every run the same way: the console hears of it once.
+sb_script stuck 'echo "stuck: backup target unreachable"; exit 1'
+sb_service stuck "command = $SB/bin/stuck
+every = 1"
 sb_service flaky "command = $SB/bin/flaky
 envfile = $SB/flaky.env
 every = \${FLAKY_EVERY:-100}"
@@ -127,11 +131,16 @@ check "a job's interval from its env file (1 s, not the default 100 s); status s
 	s=\$(KILN_RUN='$SB/run' '$initctl' status flaky); echo \"\$s\"
 	[ \$(grep -c 'flaky: run' '$SB/log/flaky.log') -ge 3 ] &&
 	echo \"\$s\" | grep -Eq 'job every 1s, [0-9]+ runs, [1-9][0-9]* failed, .*last ok [0-9]+s ago, last failure [0-9]+s ago: flaky: no space left on /data'"
+check "the console hears of a job when its result changes: a job failing the same way every run once, a flaky one each time it fails and recovers" sh -c "
+	KILN_RUN='$SB/run' '$initctl' status stuck | grep -Eq 'job every 1s, [3-9][0-9]* runs, [3-9][0-9]* failed' &&
+	[ \$(grep -c 'stuck: job failed: exited 1: stuck: backup target unreachable' '$SB/console') = 1 ] &&
+	grep -q 'flaky: job failed: exited 3: flaky: no space left on /data' '$SB/console' &&
+	grep -q 'flaky: job ok again after 1 failed run\$' '$SB/console' || { grep -E 'stuck|flaky' '$SB/console'; exit 1; }"
 check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 15 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 16 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&

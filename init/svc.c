@@ -227,6 +227,26 @@ static void waiting_tick(struct svc *s, int64_t now)
 		svc_start(s, now);
 }
 
+/* A job runs only while what it requires is ready: a run that falls due before is left out (no failure; the next
+ * one is at its usual time), and one whose requirement is skipped by design is skipped too, saying why. */
+static int job_may_run(struct svc *s, int64_t now)
+{
+	for (int r = 0; r < s->d.nrequires; r++) {
+		struct svc *q = svc_find(s->d.requires[r]);
+		if (q && (q->state == ST_READY || q->state == ST_DONE))
+			continue;
+		if (q && q->state == ST_DISABLED && q->reason[0]) {
+			s->state = ST_DISABLED;
+			snprintf(s->reason, sizeof s->reason, "skipped: requires %s (%.60s)", q->d.name, q->reason);
+			say("kiln: %s: %s", s->d.name, s->reason);
+			return 0;
+		}
+		s->next_run = sched_next(s->next_run, svc_every(s), now);
+		return 0;
+	}
+	return 1;
+}
+
 /* Not ready in time: killed, and its exit then goes through the restart policy. */
 static void starting_tick(struct svc *s, int64_t now)
 {
@@ -266,7 +286,7 @@ void svc_tick(int64_t now)
 		struct svc *s = &svcs[i];
 		switch (s->state) {
 		case ST_WAITING: waiting_tick(s, now); break;
-		case ST_SCHEDULED: if (now >= s->next_run) svc_start(s, now); break;
+		case ST_SCHEDULED: if (now >= s->next_run && job_may_run(s, now)) svc_start(s, now); break;
 		case ST_BACKOFF: if (now >= s->restart_at) svc_start(s, now); break;
 		case ST_STARTING: starting_tick(s, now); break;
 		case ST_STOPPING: if (now >= s->stop_deadline) kill(-s->pid, SIGKILL); break;

@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 31
+plan 33
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -63,6 +63,10 @@ every = 2"
 sb_script flaky 'n=$(cat "$0.n" 2>/dev/null || echo 0); echo $((n + 1)) > "$0.n"; echo "flaky: run $n"
 if [ $((n % 2)) = 1 ]; then echo "flaky: no space left on /data"; exit 3; fi'
 printf 'FLAKY_EVERY=1\n' > "$SB/flaky.env"
+# A job that requires a service that never becomes ready (missing) never runs.
+sb_service needs-missing "command = /bin/true
+requires = missing
+every = 1"
 # A job that fails every run the same way: the console hears of it once.
 sb_script stuck 'echo "stuck: backup target unreachable"; exit 1'
 sb_service stuck "command = $SB/bin/stuck
@@ -126,7 +130,7 @@ check "orphaned grandchildren are reaped (no zombies in the namespace)" sh -c "
 	grep -q 'zombies=0' '$SB/log/zombies.log' && ! grep -q 'zombies=[1-9]' '$SB/log/zombies.log'"
 check "the scheduled job ran more than once, and status shows its last result" sh -c "
 	[ \$(grep -c zombies= '$SB/log/zombies.log') -ge 2 ] &&
-	KILN_RUN='$SB/run' '$initctl' status zombies | grep -Eq '^zombies +scheduled .*job every 2s, [0-9]+ runs, 0 failed, last run [0-9]+s ago: ok'"
+	KILN_RUN='$SB/run' '$initctl' status zombies | grep -Eq '^zombies +(scheduled|starting) .*job every 2s, [0-9]+ runs, 0 failed, last run [0-9]+s ago: ok'"
 check "a job's interval from its env file (1 s, not the default 100 s); status shows last ok and last failure with its reason" sh -c "
 	s=\$(KILN_RUN='$SB/run' '$initctl' status flaky); echo \"\$s\"
 	[ \$(grep -c 'flaky: run' '$SB/log/flaky.log') -ge 3 ] &&
@@ -136,11 +140,13 @@ check "the console hears of a job when its result changes: a job failing the sam
 	[ \$(grep -c 'stuck: job failed: exited 1: stuck: backup target unreachable' '$SB/console') = 1 ] &&
 	grep -q 'flaky: job failed: exited 3: flaky: no space left on /data' '$SB/console' &&
 	grep -q 'flaky: job ok again after 1 failed run\$' '$SB/console' || { grep -E 'stuck|flaky' '$SB/console'; exit 1; }"
+check "a job whose requirement is not ready does not run" sh -c "
+	KILN_RUN='$SB/run' '$initctl' status needs-missing | grep -Eq '^needs-missing +scheduled .*job every 1s, 0 runs, 0 failed, never run'"
 check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 16 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 17 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&
@@ -199,6 +205,9 @@ sb_service skipped "command = /bin/true
 condition = exists $SB/never"
 sb_service after-skipped "command = /bin/true
 requires = skipped"
+sb_service job-after-skipped "command = /bin/true
+requires = skipped
+every = 1"
 sb_service broken "command = /bin/true
 readiness = soon"
 # two conditions, the second false: skipped, naming it; and one left out by kiln.disable on the command line
@@ -213,6 +222,9 @@ check "ready line once every service is ready (the skipped one is not counted)" 
 	grep -Eq '^kiln: ready: 3 services in [0-9]+\.[0-9][0-9]s$' "$SB/console"
 check "a service requiring a skipped one is skipped too, and says why" \
 	grep -q '^kiln: after-skipped: skipped: requires skipped (skipped: no .*/never)$' "$SB/console"
+sb_wait "$SB/console" 'job-after-skipped: skipped' 5 || :
+check "a job requiring a skipped service is skipped too (when it falls due), and says why" \
+	grep -q '^kiln: job-after-skipped: skipped: requires skipped (skipped: no .*/never)$' "$SB/console"
 check "every condition must hold: the false one is named; kiln.disable leaves a service out, saying so" sh -c "
 	grep -qx 'kiln: gated: skipped: found $SB/bin/second' '$SB/console' &&
 	grep -qx 'kiln: unwanted: skipped: kiln.disable on the kernel command line' '$SB/console'"

@@ -4,7 +4,9 @@
 # initramfs, both system slots and the data partition), every PEM private key and every kubeconfig's embedded key
 # in it is matched by its public key to a key of the PKI in SECRETS, and the key must be one the table allows in
 # that artifact, 0600, owned by the user of the service that reads it. A machine's archive must also hold every key
-# its role needs. Prints one line per key found or missing; exits 1 on any problem.
+# its role needs. On the build host itself, every file under OUT and SECRETS that holds a private key (a key, a
+# kubeconfig with one, an identity archive, a machine's disk or a QEMU machine's initrd) must be root's and readable
+# by no one else. Prints one line per key found or missing; exits 1 on any problem.
 . "$(dirname "$0")/lib.sh"
 
 secrets=${1:?usage: audit.sh SECRETS OUT}
@@ -118,7 +120,7 @@ mkdir -p "$w/pem"
 problems=0
 report() { # ARTIFACT PATH KEY MODE OWNER VERDICT
 	printf '%-34s %-44s %-28s %-4s %-5s %s\n' "$@"
-	case $6 in ok) ;; *) problems=$((problems + 1)) ;; esac
+	case $6 in ok|note:*) ;; *) problems=$((problems + 1)) ;; esac
 }
 
 # audit ARTIFACT ROLE MACHINE: unpack one artifact and judge every key in it.
@@ -154,6 +156,27 @@ audit() {
 }
 
 printf '%-34s %-44s %-28s %-4s %-5s %s\n' ARTIFACT PATH KEY MODE OWNER VERDICT
+
+# host_files DIR: every file under DIR that holds a private key or is made of machine identities. The PXE tree is
+# served to the network as it is (TFTP): it is named below, not judged here.
+host_files() {
+	find "$1" -path "$out/pxe" -prune -o -type f \( -name '*.key' -o -name identity.cpio.gz -o -name initrd -o -path '*/machines/*/disk.img' \) -print
+	find "$1" -path "$out/pxe" -prune -o -type f -size -4M ! -name '*.key' ! -name identity.cpio.gz ! -name initrd -print0 |
+		xargs -0 -r grep -l -a -E -e '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -e 'client-key-data:' 2>/dev/null
+}
+for top in "$secrets" "$out"; do
+	host_files "$top" | sort -u | while read -r f; do
+		mode=$(stat -c %a "$f") owner=$(stat -c %u "$f")
+		case $top in "$secrets") rel=secrets:${f#"$top"/} ;; *) rel=host:${f#"$top"/} ;; esac
+		if [ "$owner" != 0 ]; then report "$rel" - "(on the build host)" "$mode" "$owner" "FAIL: owner $owner, not root"
+		elif [ $((0$mode & 077)) != 0 ]; then report "$rel" - "(on the build host)" "$mode" "$owner" "FAIL: mode $mode: others may read it"
+		fi
+	done
+done > "$w/host"
+cat "$w/host"
+problems=$(grep -c FAIL "$w/host" || :)
+[ ! -d "$out/pxe/kiln/machines" ] || report host:pxe/kiln/machines - "(on the build host)" 644 0 \
+	"note: the PXE tree's identity archives are readable by all: TFTP serves them to whoever asks"
 n=0
 for role in master node; do
 	for a in "$out/$role/initramfs.cpio.gz" "$out/$role/disk.img"; do
@@ -175,4 +198,4 @@ if [ "$problems" -gt 0 ]; then
 	echo "audit: $problems problem(s) in $n artifacts" >&2
 	exit 1
 fi
-echo "audit: $n artifacts, every private key allowed where it is, 0600, owned by its service's user ($found keys in the PKI)"
+echo "audit: $n artifacts, every private key allowed where it is, 0600, owned by its service's user ($found keys in the PKI); on the build host every file holding a key is root's alone"

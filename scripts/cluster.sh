@@ -25,6 +25,8 @@
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
 # /etc/kiln/emulation/etcd.env; on disk, /data/emulation/ of the machine's copy); real machines never carry it.
 . "$(dirname "$0")/lib.sh"
+# The machines' initrds and disk copies hold their keys: whatever this makes is root's alone.
+umask 077
 
 cmd=${1:?usage: cluster.sh up|down|status [RENDERED]}
 rendered=${2:-$KILN_OUT/cluster}
@@ -114,8 +116,11 @@ start_machine() {
 	fi
 	m=$1; shift
 	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
-	# The control plane first when machines share the build host's cores: a node waits for it anyway.
-	[ "$role" = master ] || renice -n 5 -p "$(cat "$VM_DIR/$m/qemu.pid")" > /dev/null 2>&1 || :
+	# The control plane first when machines share the build host's cores: a node waits for it anyway, and so does a
+	# master that runs etcd alone (kiln.disable=kube-apiserver).
+	case "$role $(machine_append "$m")" in
+	master*kiln.disable=*kube-apiserver*|node*) renice -n 5 -p "$(cat "$VM_DIR/$m/qemu.pid")" > /dev/null 2>&1 || : ;;
+	esac
 	ln -sf "$m/console.log" "$VM_DIR/$m.log"
 	say "$m ($role, $(machine_field "$m" ADDRESS)): started from its $boot, console in $VM_DIR/$m.log"
 }

@@ -68,6 +68,20 @@ kube_kubectl() {
 	command -v kubectl
 }
 
+# apply_owners TREE: give each file of an identity tree the owner its MANIFEST names (`path mode user uid:gid`, from
+# the image's own passwd). kiln render leaves the build host's copy owned by root, so a local user who happens to
+# have a uid of the image (200 etcd, 201 kube...) reads nothing; the owners are applied only in a private copy that
+# goes into an archive or a disk image.
+apply_owners() {
+	[ -f "$1/MANIFEST" ] || die "$1/MANIFEST: missing (run 'kiln render' again)"
+	grep -v '^#' "$1/MANIFEST" | while read -r path mode user ids; do
+		case $path in /*|*..*|'') die "$1/MANIFEST: bad path '$path'" ;; esac
+		case $ids in -) continue ;; *[!0-9:]*|:*|*:|'') die "$1/MANIFEST: $path: bad owner '$ids'" ;; esac
+		[ -f "$1/$path" ] || die "$1/$path: in the MANIFEST, not in the tree"
+		chown -h "$ids" "$1/$path" || die "$1/$path: cannot give it to $user ($ids)"
+	done
+}
+
 # ensure_deb_src: apt knows Debian's source packages (a deb-src entry beside the deb one), for `apt-get source`.
 ensure_deb_src() {
 	grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && return

@@ -12,6 +12,8 @@ system_out=
 role=${1:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
 out=${2:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
 identity=${3:-}
+# A machine's disk holds its keys: everything made for it (the image, its parts while they are made) is root's alone.
+[ -z "$identity" ] || umask 077
 conf=$KILN_TOP/images/$role/image.conf
 stage=$KILN_BUILD/stage/$role
 kernel=$(kernel_root)/vmlinuz
@@ -118,6 +120,7 @@ stage_data() {
 	if [ -n "$identity" ]; then
 		[ -d "$identity" ] || die "$identity: no identity folder"
 		cp -a "$identity" "$work/data/identity"
+		[ "$(id -u)" != 0 ] || apply_owners "$work/data/identity"
 	fi
 	find "$work/data" -exec touch -h -d "@$sde" {} +
 }

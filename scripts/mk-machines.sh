@@ -25,6 +25,11 @@ for o in "$KILN_OUT"/machines/*/; do
 	say "$m: not a machine of cluster $CLUSTER_NAME, removed"
 done
 
+# Identity archives and machine disks hold private keys: root's alone, and so is the folder (also the ones written 0644
+# before kiln made them private).
+mkdir -p "$KILN_OUT/machines"
+chmod 700 "$KILN_OUT/machines"
+umask 077
 n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))
@@ -36,6 +41,7 @@ for m in $MASTERS $NODES; do
 	stamp="$(tree_digest "$id") $(sha256sum < "$KILN_OUT/$role/manifest.txt" | cut -c1-32)"
 	if [ -f "$o/identity.cpio.gz" ] && [ -f "$o/disk.img" ] && [ "$(cat "$o/stamp" 2>/dev/null)" = "$stamp" ]; then
 		say "[$n] $m ($role): up to date"
+		chmod 600 "$o/identity.cpio.gz" "$o/disk.img"
 		continue
 	fi
 	say "[$n] $m ($role): identity archive and disk image"

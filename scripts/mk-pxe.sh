@@ -88,7 +88,9 @@ dhcp_hosts= n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))
 	role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC) addr=$(machine_field "$m" ADDRESS)
-	cp "$machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
+	# Readable by all: dnsmasq's TFTP serves the tree as an unprivileged user, and so to anyone on the network that
+	# asks. That is the exposure a PXE tree has until the identities stop travelling in it; make audit names it.
+	install -m 0644 "$machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
 	cat > "$t/pxelinux.cfg/01-$(echo "$mac" | tr : -)" <<-EOF
 		# kiln: $m ($role, $addr)
 		SERIAL 0 115200

@@ -129,22 +129,25 @@ check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
 	! find '$M' -type d ! -perm 755 | grep . &&
 	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 10 + 2 * 2)) ]"
 if [ "$(id -u)" = 0 ]; then
-	check "owners by the image's passwd: etcd's files etcd, control plane's kube, a node's root; MANIFEST agrees" sh -c "
-		s() { stat -c %U:%u:%g:%a \"\$1\"; }
-		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/etcd/member.key')\" = 200:200:600 ] || exit 1
-		[ \"\$(stat -c %u:%g '$M/m1/identity/pki/etcd/backup.key')\" = 200:200 ] || exit 1
-		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/apiserver.key')\" = 201:201:600 ] || exit 1
-		[ \"\$(stat -c %u:%g '$M/m1/identity/pki/ca.key')\" = 201:201 ] || exit 1
-		[ \"\$(stat -c %u:%g '$M/m1/identity/kubeconfig/scheduler.kubeconfig')\" = 201:201 ] || exit 1
-		[ \"\$(stat -c %u:%g:%a '$M/m1/identity/pki/coredns.key')\" = 202:202:600 ] || exit 1
-		[ \"\$(stat -c %u:%g:%a '$M/n1/identity/pki/kubelet.key')\" = 0:0:600 ] || exit 1
-		for m in m1 n2; do
-			d='$M'/\$m/identity
-			grep -v '^#' \$d/MANIFEST | while read -r f mode user ids; do
-				[ \"\$(stat -c '%04a %u:%g' \$d/\$f)\" = \"\$mode \$ids\" ] || { echo \"\$m \$f: \$mode \$ids\"; exit 1; }
-			done || exit 1
-			[ \$(grep -vc '^#' \$d/MANIFEST) -eq \$(find \$d -type f ! -name MANIFEST | wc -l) ] || exit 1
-		done"
+	# On the build host every file is root's; the image's owners are in MANIFEST and applied in the archive only.
+	check "owners by the image's passwd (etcd's files etcd, control plane's kube, DNS dns, a node's root) in MANIFEST and in the identity archive; on the build host every file root's" sh -c "
+		a='$T/m1-archive'; mkdir -p \$a
+		scripts/mk-identity.sh '$M/m1/identity' '$T/m1.cpio.gz' > /dev/null && (cd \$a && zcat '$T/m1.cpio.gz' | cpio -idm --quiet) || exit 1
+		[ \"\$(stat -c %a '$T/m1.cpio.gz')\" = 600 ] || { echo archive mode; exit 1; }
+		a=\$a/etc/kiln/identity
+		[ \"\$(stat -c %u:%g:%a \$a/pki/etcd/member.key)\" = 200:200:600 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/pki/etcd/backup.key)\" = 200:200 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a \$a/pki/apiserver.key)\" = 201:201:600 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/pki/ca.key)\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/kubeconfig/scheduler.kubeconfig)\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a \$a/pki/coredns.key)\" = 202:202:600 ] || exit 1
+		grep -qx 'pki/kubelet.key 0600 root 0:0' '$M/n1/identity/MANIFEST' || exit 1
+		! find '$M' ! -uid 0 | grep . || exit 1
+		d='$M'/m1/identity
+		grep -v '^#' \$d/MANIFEST | while read -r f mode user ids; do
+			[ \"\$(stat -c '%04a %u:%g' \$a/\$f)\" = \"\$mode \$ids\" ] || { echo \"m1 \$f: \$mode \$ids\"; exit 1; }
+		done || exit 1
+		[ \$(grep -vc '^#' \$d/MANIFEST) -eq \$(find \$d -type f ! -name MANIFEST | wc -l) ] || exit 1"
 else
 	skip "owners need root"
 fi

@@ -5,7 +5,7 @@
 # a key that is not the PKI's, a key with loose mode or the wrong owner, and a machine missing a key it needs.
 . tests/system/lib/tap.sh
 
-plan 9
+plan 11
 S=${SECRETS:-$TOP/secrets/cluster}
 R=$KILN_OUT/cluster/machines
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-audit-t.XXXXXX")
@@ -53,8 +53,24 @@ chmod 0640 "$T/loose/id/pki/scheduler.key"
 caught loose m2 'scheduler.key .*FAIL: mode 640' "a key with mode 0640 is caught"
 
 tamper owner m3
-chown 0:0 "$T/owner/id/pki/etcd/member.key"
+sed -i 's|^pki/etcd/member.key 0600 etcd 200:200$|pki/etcd/member.key 0600 root 0:0|' "$T/owner/id/MANIFEST"
 caught owner m3 'member.key +machines/m3/etcd .*FAIL: owner 0, not 200' "etcd's key owned by root instead of etcd is caught"
+
+# On the build host: a key readable by others, and a machine's archive given to another user.
+tamper hostkey n1
+cp "$KILN_OUT/machines/n1/identity.cpio.gz" "$T/hostkey/out/machines/n1/"
+install -m 0644 "$S/kube-proxy.key" "$T/hostkey/out/stray.key"
+if scripts/audit.sh "$S" "$T/hostkey/out" > "$T/hostkey/table" 2>&1; then
+	not_ok "a key readable by others on the build host is caught"; diag "$(cat "$T/hostkey/table")"
+elif grep -Eq '^host:stray.key .*FAIL: mode 644: others may read it' "$T/hostkey/table"; then
+	ok "a key readable by others on the build host is caught: $(grep '^host:stray' "$T/hostkey/table" | tr -s ' ')"
+else not_ok "a key readable by others on the build host is caught"; diag "$(cat "$T/hostkey/table")"; fi
+rm "$T/hostkey/out/stray.key"
+chown 201 "$T/hostkey/out/machines/n1/identity.cpio.gz"
+if ! scripts/audit.sh "$S" "$T/hostkey/out" > "$T/hostkey/table" 2>&1 &&
+	grep -Eq '^host:machines/n1/identity.cpio.gz .*FAIL: owner 201, not root' "$T/hostkey/table"; then
+	ok "an identity archive owned by another user on the build host is caught"
+else not_ok "an identity archive owned by another user on the build host is caught"; diag "$(cat "$T/hostkey/table")"; fi
 
 tamper other n2
 install -m 0600 "$R/n1/identity/pki/kubelet.key" "$T/other/id/pki/n1-kubelet.key"
@@ -62,6 +78,7 @@ caught other n2 'machines/n1/kubelet .*FAIL: not allowed in n2' "another node's 
 
 tamper missing m1
 rm "$T/missing/id/pki/controller-manager.key"
+sed -i '/^pki\/controller-manager.key /d' "$T/missing/id/MANIFEST"
 caught missing m1 'controller-manager +- +- +FAIL: missing' "a master without its controller-manager key is caught"
 
 tamper unknown n1

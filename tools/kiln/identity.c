@@ -258,22 +258,23 @@ static int write_kube_proxy_config(struct tree *t, const struct cluster *c, cons
 
 /* A node's API endpoint (haproxy, as user apiproxy): 127.0.0.1:6443, each connection to the master with the
  * fewest, among those whose apiserver answers /readyz over TLS with a certificate of the kube CA (checked every
- * 2 s; anonymous /readyz is what the apiserver allows everyone). A master that stops answering is out after two
- * failed checks and its connections are cut, so kubelet and kube-proxy reconnect through a live one at once. */
+ * 5 s, 5 s for the TLS handshake and the answer: a busy master under emulation took over 2 s for the handshake
+ * alone; anonymous /readyz is what the apiserver allows everyone). A master is in after one good check and out
+ * after two failed ones, its connections cut, so kubelet and kube-proxy reconnect through a live one at once. */
 static int write_apiproxy_config(struct tree *t, const struct cluster *c, const struct machine *m)
 {
 	struct buf b = {0};
 	char a[16];
 	buf_printf(&b, "# kiln: the API endpoint of %s (kiln render): 127.0.0.1:6443 to every master that is ready\n"
 		       "global\n  maxconn 1000\n  nbthread 1\n  log stderr format short local0 notice\n"
-		       "defaults\n  mode tcp\n  log global\n  option dontlognull\n  timeout connect 3s\n"
-		       "  timeout client 1h\n  timeout server 1h\n  timeout check 3s\n  retries 2\n  option redispatch\n"
+		       "defaults\n  mode tcp\n  log global\n  option dontlognull\n  timeout connect 5s\n"
+		       "  timeout client 1h\n  timeout server 1h\n  timeout check 5s\n  retries 2\n  option redispatch\n"
 		       "frontend api\n  bind 127.0.0.1:6443\n  default_backend masters\n"
 		       /* plain HTTP on loopback: the masters' state and last check, for init's readiness probe */
 		       "frontend stats\n  mode http\n  bind 127.0.0.1:6444\n  timeout http-request 3s\n"
 		       "  stats enable\n  stats uri /stats\n"
 		       "backend masters\n  balance leastconn\n  option httpchk GET /readyz\n  http-check expect status 200\n"
-		       "  default-server check check-ssl verify required ca-file " IDENTITY "/pki/ca.crt inter 2s fall 2 rise 2"
+		       "  default-server check check-ssl verify required ca-file " IDENTITY "/pki/ca.crt inter 5s fall 2 rise 1"
 		       " on-marked-down shutdown-sessions\n", m->name);
 	for (size_t i = 0; i < c->nmachines; i++) {
 		if (c->machines[i].role != ROLE_MASTER)

@@ -173,7 +173,7 @@ struct tree {           /* a tree being written, and its MANIFEST */
 	char root[4096];
 	char old[4096];     /* the same tree in the previous output, reused file by file */
 	const struct owners *owners;
-	int chown;          /* running as root */
+	int chown;          /* running as root: every file made root's (owners go in MANIFEST only) */
 	struct buf manifest;
 };
 int tree_file(struct tree *t, const char *rel, const void *data, size_t len, mode_t mode, const char *owner);

@@ -1,5 +1,7 @@
 /* owners.c: who owns each file of an identity tree. Users are resolved by name from the image's own
- * /etc/passwd (--rootfs), never the build host's; every file written is listed in the tree's MANIFEST. */
+ * /etc/passwd (--rootfs), never the build host's; every file written is listed in the tree's MANIFEST with its
+ * owner. On the build host the files stay root's (a local user with uid 201 reads no kube key there); the owners
+ * are applied in the private copy that goes into an archive or a disk image (apply_owners in scripts/lib.sh). */
 #include "kiln.h"
 
 #include <errno.h>
@@ -88,7 +90,7 @@ int tree_file(struct tree *t, const char *rel, const void *data, size_t len, mod
 		return -1;
 	}
 	if (parent_dirs(path) ||
-	    emit_file(path, t->old[0] ? old : NULL, data, len, mode, t->chown ? uid : (uid_t)-1, gid)) {
+	    emit_file(path, t->old[0] ? old : NULL, data, len, mode, t->chown ? 0 : (uid_t)-1, 0)) {
 		fprintf(stderr, "kiln: render: %s: %s\n", path, strerror(errno));
 		return -1;
 	}

@@ -25,8 +25,6 @@
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
 # /etc/kiln/emulation/etcd.env; on disk, /data/emulation/ of the machine's copy); real machines never carry it.
 . "$(dirname "$0")/lib.sh"
-# The machines' initrds and disk copies hold their keys: whatever this makes is root's alone.
-umask 077
 
 cmd=${1:?usage: cluster.sh up|down|status [RENDERED]}
 rendered=${2:-$KILN_OUT/cluster}
@@ -65,7 +63,7 @@ initrd() {
 	for f in $a; do [ -f "$f" ] || die "$f: missing (run 'make')"; done
 	[ "$2" = master ] && a="$a $VM_DIR/emulation.cpio.gz"
 	[ -z "${CLUSTER_EXTRA:-}" ] || a="$a $CLUSTER_EXTRA"
-	cat $a > "$VM_DIR/$1/initrd"
+	(umask 077 && cat $a > "$VM_DIR/$1/initrd") # it holds the machine's keys
 }
 
 # disk NAME ROLE: a copy of the machine's disk image, with the emulation files on its DATA (masters).
@@ -174,6 +172,7 @@ up() {
 	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
 	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
 	mkdir -p "$VM_DIR"
+	chmod 700 "$VM_DIR" # the machines' initrds and disk copies hold their keys
 	for m in $machines; do rm -rf "${VM_DIR:?}/$m" "$VM_DIR/$m.log"; done
 	emulation_archive
 	net_up

@@ -12,8 +12,6 @@ system_out=
 role=${1:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
 out=${2:?usage: mk-disk.sh [--system IMG] ROLE OUT [IDENTITY_DIR]}
 identity=${3:-}
-# A machine's disk holds its keys: everything made for it (the image, its parts while they are made) is root's alone.
-[ -z "$identity" ] || umask 077
 conf=$KILN_TOP/images/$role/image.conf
 stage=$KILN_BUILD/stage/$role
 kernel=$(kernel_root)/vmlinuz
@@ -32,7 +30,9 @@ need_kib=$(du -sk "$stage" | cut -f1)
 	die "role $role needs $((need_kib / 1024)) MiB, more than a ${slot_mib} MiB system slot: raise slot_mib in ${conf#"$KILN_TOP"/}"
 
 work=$out.parts
-rm -rf "$work"; mkdir -p "$work"
+# A machine's disk holds its keys: the image is root's alone from its first byte, and so are its parts while they
+# are made (in a folder only root may enter).
+rm -rf "$work"; mkdir -p "$work"; chmod 700 "$work"
 trap 'rm -rf "$work" "$out.tmp" ${system_out:+"$system_out.tmp"}' EXIT
 
 # Fixed, distinct identifiers derived from what the filesystem is, so builds repeat byte for byte.
@@ -132,6 +132,8 @@ s3=$((s2 + slot_mib * 2048))
 s4=$((s3 + slot_mib * 2048))
 end=$((s4 + data_mib * 2048))
 partition() {
+	: > "$out.tmp"
+	[ -z "$identity" ] || chmod 600 "$out.tmp"
 	truncate -s $(((end + 2048) * 512)) "$out.tmp"
 	sfdisk -q "$out.tmp" <<-EOF
 	label: dos

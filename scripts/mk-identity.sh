@@ -9,7 +9,7 @@ out=${2:?usage: mk-identity.sh IDENTITY_DIR OUT}
 [ -d "$src" ] || die "$src: no identity folder"
 t=$(mktemp -d "${TMPDIR:-/tmp}/kiln-identity.XXXXXX")
 trap 'rm -rf "$t"' EXIT
-mkdir -p "$t/etc/kiln"
+mkdir -p -m 0755 "$t/etc" "$t/etc/kiln" # the archive's folders replace the image's: their modes must be the image's
 cp -a "$src" "$t/etc/kiln/identity"
 [ "$(id -u)" != 0 ] || apply_owners "$t/etc/kiln/identity"
 find "$t" -exec touch -h -d "@$(source_date_epoch)" {} +

@@ -25,11 +25,10 @@ for o in "$KILN_OUT"/machines/*/; do
 	say "$m: not a machine of cluster $CLUSTER_NAME, removed"
 done
 
-# Identity archives and machine disks hold private keys: root's alone, and so is the folder (also the ones written 0644
-# before kiln made them private).
+# Identity archives and machine disks hold private keys: root's alone (mk-identity.sh and mk-disk.sh write them so),
+# and so is the folder; those written 0644 before kiln made them private are made so here.
 mkdir -p "$KILN_OUT/machines"
 chmod 700 "$KILN_OUT/machines"
-umask 077
 n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))

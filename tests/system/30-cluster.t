@@ -134,6 +134,7 @@ if [ "$(id -u)" = 0 ]; then
 		a='$T/m1-archive'; mkdir -p \$a
 		scripts/mk-identity.sh '$M/m1/identity' '$T/m1.cpio.gz' > /dev/null && (cd \$a && zcat '$T/m1.cpio.gz' | cpio -idm --quiet) || exit 1
 		[ \"\$(stat -c %a '$T/m1.cpio.gz')\" = 600 ] || { echo archive mode; exit 1; }
+		[ \"\$(stat -c %a \$a/etc):\$(stat -c %a \$a/etc/kiln)\" = 755:755 ] || { echo 'the archive would change /etc'; exit 1; }
 		a=\$a/etc/kiln/identity
 		[ \"\$(stat -c %u:%g:%a \$a/pki/etcd/member.key)\" = 200:200:600 ] || exit 1
 		[ \"\$(stat -c %u:%g \$a/pki/etcd/backup.key)\" = 200:200 ] || exit 1

@@ -196,6 +196,7 @@ check "every address in the components' flags and configurations comes from the 
 sandbox_boot() {
 	rm -f "$2/etc/kiln/services/console" # its shell would open /dev/console: the host's console
 	cp -a "$3/." "$2/etc/kiln/identity/"
+	(. scripts/lib.sh; apply_owners "$2/etc/kiln/identity") # as mk-identity.sh does in the archive
 	KILN_SANDBOX=1 unshare -pfmn --kill-child --mount-proc="$2/proc" \
 		sh -c "ip link set lo up && ip addr add $4/32 dev lo && exec chroot '$2' /usr/sbin/init" > "$T/$1.console" 2>&1 &
 	SB_UPID=$!

@@ -10,6 +10,7 @@
 #include <string.h>
 
 static void disable_parse(const char *v, char *out, size_t len);
+static int trial_seconds(const char *v);
 
 void cmdline_parse(const char *s, struct cmdline *c)
 {
@@ -28,10 +29,21 @@ void cmdline_parse(const char *s, struct cmdline *c)
 		else if (!strcmp(w[i], "kiln.data_format_blank"))
 			c->data_format_blank = 1;
 		else if (!strncmp(w[i], "kiln.trial=", 11))
-			c->trial = atoi(w[i] + 11) > 0 ? atoi(w[i] + 11) : 0;
+			c->trial = trial_seconds(w[i] + 11);
 		else if (!strncmp(w[i], "kiln.disable=", 13))
 			disable_parse(w[i] + 13, c->disable, sizeof c->disable);
 	}
+}
+
+/* kiln.trial=SECONDS: 1 to a day (kiln-upgrade writes a few hundred); digits only, so a value past the range of an
+ * int cannot wrap to a short deadline. Anything else is not a trial. */
+static int trial_seconds(const char *v)
+{
+	long n = 0;
+	if (!*v || strlen(v) > 6 || strspn(v, "0123456789") != strlen(v))
+		return 0;
+	n = strtol(v, NULL, 10);
+	return n >= 1 && n <= 86400 ? (int)n : 0;
 }
 
 /* kiln.disable=a,b: kept as ",a,b," so a lookup is one strstr. A list with anything but service-name characters,

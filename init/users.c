@@ -20,14 +20,16 @@ static int fields(char *line, char **f, int max)
 	return n;
 }
 
+/* A uid or gid: digits only (strtoul would take "-1" and " 7"), and below (uid_t)-1, which means "none"; a value
+ * beyond 32 bits would otherwise wrap, 4294967296 to root. */
 static int parse_id(const char *s, unsigned long *out)
 {
 	char *end;
-	if (!*s)
+	if (*s < '0' || *s > '9')
 		return -1;
 	errno = 0;
 	*out = strtoul(s, &end, 10);
-	return errno || *end ? -1 : 0;
+	return errno || *end || *out >= 0xffffffffUL ? -1 : 0;
 }
 
 /* Calls FN on each line of TEXT split into fields, until FN returns non-zero (which is returned). */

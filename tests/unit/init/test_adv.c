@@ -96,6 +96,12 @@ static void trial_cmdline(void **state)
 	assert_int_equal(c.trial, 0);
 	cmdline_parse("kiln.trial=-5 kiln.trial", &c);
 	assert_int_equal(c.trial, 0);
+	cmdline_parse("kiln.trial=4294967297", &c); /* past an int: not a 1 s trial */
+	assert_int_equal(c.trial, 0);
+	cmdline_parse("kiln.trial=86401 kiln.trial=12x", &c);
+	assert_int_equal(c.trial, 0);
+	cmdline_parse("kiln.trial=86400", &c);
+	assert_int_equal(c.trial, 86400);
 }
 
 static void disable_cmdline(void **state)

@@ -39,6 +39,22 @@ static void passwd_entries(void **state)
 	assert_int_equal(passwd_find(passwd, "broken line", &u, &g, home, sizeof home), -1);
 }
 
+/* A numeric user: past 32 bits or signed it is refused, never wrapped to root. */
+static void numeric_users(void **state)
+{
+	uid_t u = 99;
+	gid_t g = 99;
+	(void)state;
+	assert_int_equal(lookup_user("4294967296", &u, &g, NULL, 0), -1);
+	assert_int_equal(lookup_user("4294967295", &u, &g, NULL, 0), -1); /* (uid_t)-1: no user */
+	assert_int_equal(lookup_user("-1", &u, &g, NULL, 0), -1);
+	assert_int_equal(lookup_user("1000:4294967296", &u, &g, NULL, 0), -1);
+	assert_int_equal(u, 99);
+	assert_int_equal(lookup_user("1000:1001", &u, &g, NULL, 0), 0);
+	assert_int_equal(u, 1000);
+	assert_int_equal(g, 1001);
+}
+
 static void groups(void **state)
 {
 	gid_t g[8];
@@ -62,6 +78,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(passwd_entries),
+		cmocka_unit_test(numeric_users),
 		cmocka_unit_test(groups),
 	};
 	return cmocka_run_group_tests_name("users", tests, NULL, NULL);

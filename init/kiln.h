@@ -42,6 +42,7 @@ struct svc_def {
 	enum svc_type type;
 	enum restart_policy restart;
 	int every; /* seconds; 0 = not a scheduled job */
+	int timeout; /* a job's longest run, seconds; 0 = its interval, at least 60 s */
 	char every_var[64]; /* every = ${NAME:-N}: the interval from the service's environment, N without it */
 	int stop_signal;
 	int stop_timeout;

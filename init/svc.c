@@ -175,8 +175,13 @@ static void svc_start(struct svc *s, int64_t now)
 	s->state = ST_STARTING;
 	s->ready_deadline = now + (int64_t)s->d.ready_timeout * 1000;
 	s->next_probe = now;
-	if (svc_is_job(s))
+	if (svc_is_job(s)) {
+		/* A job that hangs would hold every later run back: it is killed after its timeout. */
+		int every = svc_every(s);
+		s->job_timeout_s = s->d.timeout ? s->d.timeout : every > 60 ? every : 60;
 		s->job_last_start = now;
+		s->ready_deadline = now + (int64_t)s->job_timeout_s * 1000;
+	}
 	if (s->d.type == TYPE_LONGRUN && s->d.ready == READY_NONE)
 		svc_set_ready(s);
 }
@@ -250,7 +255,15 @@ static int job_may_run(struct svc *s, int64_t now)
 /* Not ready in time: killed, and its exit then goes through the restart policy. */
 static void starting_tick(struct svc *s, int64_t now)
 {
-	if (!svc_is_job(s) && now >= s->ready_deadline) {
+	if (svc_is_job(s)) {
+		if (now >= s->ready_deadline) { /* its run timeout */
+			s->timed_out = 1;
+			kill(-s->pid, SIGKILL);
+			s->ready_deadline = INT64_MAX;
+		}
+		return;
+	}
+	if (now >= s->ready_deadline) {
 		s->timed_out = 1; /* its exit is reported as "not ready after Ns" */
 		probe_cancel(s);
 		kill(-s->pid, SIGKILL);
@@ -311,7 +324,7 @@ int64_t svc_next_deadline(void)
 			break;
 		case ST_STOPPING: CONSIDER(s->stop_deadline); break;
 		case ST_STARTING:
-			if (!svc_is_job(s))
+			if (s->ready_deadline != INT64_MAX) /* a job's: its run timeout */
 				CONSIDER(s->ready_deadline);
 			if (s->probe_pid > 0 || s->probe_fd >= 0)
 				CONSIDER(s->probe_deadline);
@@ -357,7 +370,11 @@ static void job_exited(struct svc *s, int status, int64_t now)
 		s->job_fail_streak++;
 		s->job_last_fail = now;
 		describe(status, d, sizeof d);
-		snprintf(s->job_fail_reason, sizeof s->job_fail_reason, "%s", s->last_line[0] ? s->last_line : d);
+		if (s->timed_out)
+			snprintf(s->job_fail_reason, sizeof s->job_fail_reason, "still running after its timeout of %ds",
+				 s->job_timeout_s);
+		else
+			snprintf(s->job_fail_reason, sizeof s->job_fail_reason, "%s", s->last_line[0] ? s->last_line : d);
 		if (!was_failing || strcmp(old, s->job_fail_reason) != 0)
 			say("kiln: %s: job failed: %s: %s", s->d.name, d, s->job_fail_reason);
 	} else {

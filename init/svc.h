@@ -35,6 +35,7 @@ struct svc {
 	struct logfile log;
 	char reason[160];
 	int job_runs, job_failures, job_last_status, job_fail_streak; /* streak: failed runs since the last ok one */
+	int job_timeout_s; /* this run's timeout */
 	int64_t job_last_start, job_last_ok, job_last_fail; /* ms; 0 = never */
 	char job_fail_reason[120]; /* the failed run's last line of output, or how it ended */
 	char last_line[120];       /* the last line the service wrote */

@@ -226,6 +226,10 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 		if (parse_int(num, 1, 86400 * 366, &n))
 			return fail(err, errlen, line, "every '%s' is not a number of seconds", v);
 		d->every = (int)n;
+	} else if (!strcmp(k, "timeout")) {
+		if (parse_int(v, 1, 86400, &n))
+			return fail(err, errlen, line, "timeout '%s' is not a number of seconds", v);
+		d->timeout = (int)n;
 	} else if (!strcmp(k, "stop_signal")) {
 		if ((d->stop_signal = signal_by_name(v)) < 0)
 			return fail(err, errlen, line, "unknown signal '%s'", v);

@@ -7,7 +7,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 33
+plan 34
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -67,6 +67,10 @@ printf 'FLAKY_EVERY=1\n' > "$SB/flaky.env"
 sb_service needs-missing "command = /bin/true
 requires = missing
 every = 1"
+# A job that hangs is killed at its timeout, and the next run still comes.
+sb_service hangs "command = /bin/sleep 100
+every = 1
+timeout = 1"
 # A job that fails every run the same way: the console hears of it once.
 sb_script stuck 'echo "stuck: backup target unreachable"; exit 1'
 sb_service stuck "command = $SB/bin/stuck
@@ -140,13 +144,16 @@ check "the console hears of a job when its result changes: a job failing the sam
 	[ \$(grep -c 'stuck: job failed: exited 1: stuck: backup target unreachable' '$SB/console') = 1 ] &&
 	grep -q 'flaky: job failed: exited 3: flaky: no space left on /data' '$SB/console' &&
 	grep -q 'flaky: job ok again after 1 failed run\$' '$SB/console' || { grep -E 'stuck|flaky' '$SB/console'; exit 1; }"
+check "a job still running at its timeout is killed, says so, and runs again at its next time" sh -c "
+	s=\$(KILN_RUN='$SB/run' '$initctl' status hangs); echo \"\$s\"
+	echo \"\$s\" | grep -Eq 'job every 1s, [2-9][0-9]* runs, [2-9][0-9]* failed, .*: still running after its timeout of 1s'"
 check "a job whose requirement is not ready does not run" sh -c "
 	KILN_RUN='$SB/run' '$initctl' status needs-missing | grep -Eq '^needs-missing +scheduled .*job every 1s, 0 runs, 0 failed, never run'"
 check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 17 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 18 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&

@@ -79,6 +79,7 @@ export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy CLUSTER_APPEND_FOR=
 cluster etcd
 CLUSTER_APPEND=
 for m in $MASTERS; do [ "$m" = "$first" ] || CLUSTER_APPEND_FOR="$CLUSTER_APPEND_FOR $m=kiln.disable=kube-apiserver"; done
+export CLUSTER_SMP_FOR="$first=2" # as 60-cluster.t gives it
 cluster kubernetes
 echo "bench: QEMU cluster ($MASTERS; $NODES), Kubernetes on $first and the nodes / etcd only: every machine ready" \
 	"${kubernetes_up:-(failed)} / ${etcd_up:-(failed)} s (ratio $(ratio "${kubernetes_up:-0}" "${etcd_up:-0}"));" \

@@ -5,7 +5,9 @@
 #  - build time with a warm dependency cache
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
 #  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
-#  - a QEMU cluster up against one master alone
+#  - a QEMU cluster up (etcd only) against one master alone
+#  - Kubernetes: image sizes with and without the components, the cluster to nodes Ready and a first pod against
+#    etcd only, memory per machine (bench-kube.sh)
 #  - PXE boot (dnsmasq, TFTP) against direct kernel boot of the same images, and the bytes each machine fetches
 #  - an upgrade of the master disk (command to the new system committed) against a plain reboot of it
 . "$(dirname "$0")/lib.sh"
@@ -95,7 +97,9 @@ if [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ]; then
 	vm_wait solo 'kiln: ready:' 180 && one=$(secs "$s" "$(now)") || one=
 	vm_kill solo
 	s=$(now)
-	if CLUSTER_RUN=$b/cluster CLUSTER_NETNS=kiln-bench-$$ sh "$KILN_TOP/scripts/cluster.sh" up >/dev/null 2>&1; then
+	# etcd alone, as the one master is (bench-kube.sh below measures the cluster with Kubernetes)
+	if CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy CLUSTER_RUN=$b/cluster CLUSTER_NETNS=kiln-bench-$$ \
+		sh "$KILN_TOP/scripts/cluster.sh" up >/dev/null 2>&1; then
 		all=$(secs "$s" "$(now)")
 	else
 		all=
@@ -106,6 +110,8 @@ if [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ]; then
 		"ratio $(awk -v a="${all:-0}" -v b="${one:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (2 cores, TCG)"
 fi
 
+# What Kubernetes costs: image sizes, the cluster's boot to nodes Ready and a first pod, memory (also alone).
+sh "$KILN_TOP/scripts/bench-kube.sh"
 # PXE boot against direct kernel boot of the same images, and the bytes per machine (also alone: bench-pxe.sh).
 sh "$KILN_TOP/scripts/bench-pxe.sh"
 # An upgrade (command to the new system committed) against a plain reboot (also alone: bench-upgrade.sh).

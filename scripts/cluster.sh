@@ -19,6 +19,8 @@
 # `initctl upgrade` and `make upgrade` work on it).
 # CLUSTER_APPEND (initramfs boots: more kernel command line, e.g. kiln.disable=...), CLUSTER_APPEND_FOR (initramfs
 # boots: NAME=WORD ..., WORD added to machine NAME's command line only, e.g. "m3=kiln.disable=kube-apiserver"),
+# CLUSTER_SMP_FOR (NAME=N ...: machine NAME gets N CPUs instead of CLUSTER_SMP, e.g. the one master that runs the
+# control plane while the others only hold etcd),
 # CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
@@ -113,7 +115,10 @@ start_machine() {
 		set -- "$1" --append "$(machine_append "$1")" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
 	fi
 	m=$1; shift
-	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$smp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
+	msmp=$smp
+	for w in ${CLUSTER_SMP_FOR:-}; do [ "${w%%=*}" = "$m" ] && msmp=${w#*=}; done
+	case $msmp in ''|*[!0-9]*|0) die "CLUSTER_SMP_FOR: $m=$msmp is not a number of CPUs" ;; esac
+	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$msmp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
 	# The control plane first when machines share the build host's cores: a node waits for it anyway, and so does a
 	# master that runs etcd alone (kiln.disable=kube-apiserver).
 	case "$role $(machine_append "$m")" in

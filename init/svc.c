@@ -199,22 +199,31 @@ static int required_by_running(const struct svc *s)
 	return 0;
 }
 
+static int provides(const struct svc *q) { return q && (q->state == ST_READY || q->state == ST_DONE); }
+
+/* What a skipped service would have provided is absent by design (e.g. an image without a component's binary): its
+ * dependents are skipped too, not failed, saying so. */
+static int skipped_by_design(const struct svc *q) { return q && q->state == ST_DISABLED && q->reason[0]; }
+static void skip_with(struct svc *s, const struct svc *q)
+{
+	s->state = ST_DISABLED;
+	snprintf(s->reason, sizeof s->reason, "skipped: requires %s (%.60s)", q->d.name, q->reason);
+	say("kiln: %s: %s", s->d.name, s->reason);
+}
+
 /* A waiting service starts once every requirement is ready; it is blocked when one never will be. */
 static void waiting_tick(struct svc *s, int64_t now)
 {
 	int ready = 1, blocked = 0;
 	for (int r = 0; r < s->d.nrequires; r++) {
 		struct svc *q = svc_find(s->d.requires[r]);
-		if (q && (q->state == ST_READY || q->state == ST_DONE))
+		if (provides(q))
 			continue;
-		/* What a skipped service would have provided is absent by design (e.g. an image without a component's
-		 * binary): its dependents are skipped too, not failed. */
-		if (q && q->state == ST_DISABLED && q->reason[0]) {
-			s->state = ST_DISABLED;
-			if (!condition_holds(s)) /* its own reason first: it says what this image lacks */
-				return;
-			snprintf(s->reason, sizeof s->reason, "skipped: requires %s (%.60s)", q->d.name, q->reason);
-			say("kiln: %s: %s", s->d.name, s->reason);
+		if (skipped_by_design(q)) {
+			if (condition_holds(s)) /* else its own reason: it says what this image lacks */
+				skip_with(s, q);
+			else
+				s->state = ST_DISABLED;
 			return;
 		}
 		ready = 0;
@@ -238,15 +247,12 @@ static int job_may_run(struct svc *s, int64_t now)
 {
 	for (int r = 0; r < s->d.nrequires; r++) {
 		struct svc *q = svc_find(s->d.requires[r]);
-		if (q && (q->state == ST_READY || q->state == ST_DONE))
+		if (provides(q))
 			continue;
-		if (q && q->state == ST_DISABLED && q->reason[0]) {
-			s->state = ST_DISABLED;
-			snprintf(s->reason, sizeof s->reason, "skipped: requires %s (%.60s)", q->d.name, q->reason);
-			say("kiln: %s: %s", s->d.name, s->reason);
-			return 0;
-		}
-		s->next_run = sched_next(s->next_run, svc_every(s), now);
+		if (skipped_by_design(q))
+			skip_with(s, q);
+		else
+			s->next_run = sched_next(s->next_run, svc_every(s), now);
 		return 0;
 	}
 	return 1;

@@ -3,18 +3,27 @@
 # (part of make bench; also alone, as root, after make):
 #  - each role's image with the Kubernetes components and without them: the initramfs (compressed) and the root
 #    tree a system slot holds
-#  - the example cluster in QEMU (2 cores, TCG) in the make test layout (the control plane on the first master,
-#    kubelet on every node): from `cluster.sh up` to every machine ready, to every node Ready and to a first pod
-#    Running, against the same machines with etcd only (kiln.disable=kube-apiserver,apiproxy)
+#  - the cluster of 61-kube.t in QEMU (tests/clusters/kube.yaml: one master with both cores, two nodes; 2 cores,
+#    TCG): from `cluster.sh up` to every machine ready, to every node Ready and to a first pod Running, against the
+#    same machines with etcd only (kiln.disable=kube-apiserver,apiproxy)
 #  - each machine's memory in use once the cluster is ready (MemTotal - MemAvailable), with and without
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
-R=$KILN_OUT/cluster
-[ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/m1/identity.cpio.gz" ] || die "no machines built: run 'make' first"
-. "$R/cluster.env"
+[ -f "$KILN_OUT/master/initramfs.cpio.gz" ] && [ -f "$KILN_OUT/node/initramfs.cpio.gz" ] || die "no images built: run 'make' first"
 b=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-kube.XXXXXX")
 ns=kiln-bk-$$
-trap 'CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns sh scripts/cluster.sh down "$R" >/dev/null 2>&1; rm -rf "$b"' EXIT
+R=$b/out/cluster
+trap 'KILN_OUT=$b/out CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns sh scripts/cluster.sh down "$R" >/dev/null 2>&1; rm -rf "$b"' EXIT
+# The cluster's own output tree, as 61-kube.t makes it: its render and identities, the role images make built.
+"$KILN_BUILD/tools/kiln" render tests/clusters/kube.yaml --out "$R" --pki "$b/pki" --rootfs rootfs > "$b/render.log" 2>&1 ||
+	die "cannot render tests/clusters/kube.yaml: $(tail -n 1 "$b/render.log")"
+. "$R/cluster.env"
+for m in $MASTERS $NODES; do
+	mkdir -p "$b/out/machines/$m"
+	sh scripts/mk-identity.sh "$R/machines/$m/identity" "$b/out/machines/$m/identity.cpio.gz" > /dev/null
+done
+ln -s "$KILN_OUT/master" "$b/out/master"
+ln -s "$KILN_OUT/node" "$b/out/node"
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.0f", e - s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "-" }'; }
@@ -46,7 +55,7 @@ cluster() {
 	export CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns CLUSTER_MEM=1536 CLUSTER_TIMEOUT=1500
 	VM_DIR=$b/run; . scripts/vm.sh
 	s=$(now)
-	if ! sh scripts/cluster.sh up "$R" > "$b/$label.log" 2>&1; then
+	if ! KILN_OUT=$b/out sh scripts/cluster.sh up "$R" > "$b/$label.log" 2>&1; then
 		echo "bench: $label: the cluster did not come up: $(tail -n 1 "$b/$label.log")"
 		up= ready= pod=
 	else
@@ -72,16 +81,15 @@ cluster() {
 		mem="$mem $m ${u:-?}"
 	done
 	eval "${label}_up=\$up ${label}_ready=\$ready ${label}_pod=\$pod ${label}_mem=\"\$mem\""
-	sh scripts/cluster.sh down "$R" > /dev/null 2>&1
+	KILN_OUT=$b/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1
 }
 
-export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy CLUSTER_APPEND_FOR=
+export CLUSTER_SMP_FOR="$first=2" # as 61-kube.t gives it
+export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy
 cluster etcd
 CLUSTER_APPEND=
-for m in $MASTERS; do [ "$m" = "$first" ] || CLUSTER_APPEND_FOR="$CLUSTER_APPEND_FOR $m=kiln.disable=kube-apiserver"; done
-export CLUSTER_SMP_FOR="$first=2" # as 60-cluster.t gives it
 cluster kubernetes
-echo "bench: QEMU cluster ($MASTERS; $NODES), Kubernetes on $first and the nodes / etcd only: every machine ready" \
+echo "bench: QEMU cluster of 61-kube.t ($MASTERS; $NODES), with Kubernetes / etcd only: every machine ready" \
 	"${kubernetes_up:-(failed)} / ${etcd_up:-(failed)} s (ratio $(ratio "${kubernetes_up:-0}" "${etcd_up:-0}"));" \
 	"every node Ready ${kubernetes_ready:-(failed)} s, first pod Running ${kubernetes_pod:-(failed)} s"
 echo "bench: memory in use once ready (MiB), with Kubernetes:$kubernetes_mem; etcd only:$etcd_mem"

@@ -1,0 +1,72 @@
+#!/bin/sh
+# 61-kube.t: Kubernetes with the real components (the ones make builds from Debian's source, or the official ones in
+# components/) on tests/clusters/kube.yaml: one master (etcd, apiserver, controller-manager, scheduler, the cluster
+# DNS) and two nodes (containerd, kubelet, kube-proxy, apiproxy), booted by scripts/cluster.sh in QEMU from the role
+# images make built, each with the identity of this cluster (its own PKI, rendered here). The master gets both of the
+# build host's cores. The checks are tests/system/lib/kube-checks.sh, which 60-cluster.t runs on the example cluster
+# under make test-long: /readyz, leader election, both nodes Ready with their OS image, a Deployment over both nodes
+# in their pod subnets, exec and pod-to-pod traffic, logs, a ClusterIP Service from the other node, the kube-dns
+# Endpoints, the cluster DNS, a pod's service-account token, the Node authorizer. Then what each machine uses.
+. tests/system/lib/tap.sh
+KILN_TOP=$TOP
+[ -f "$KILN_OUT/master/initramfs.cpio.gz" ] && [ -f "$KILN_OUT/node/initramfs.cpio.gz" ] || bail "no images built: run 'make' first"
+[ "$(id -u)" = 0 ] || bail "a cluster needs root (network namespace, taps)"
+
+plan 14
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-kube.XXXXXX")
+export CLUSTER_RUN=$T/run CLUSTER_NETNS=kiln-kube-$$ CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-900}
+export CLUSTER_BOOT=initramfs CLUSTER_MEM=${CLUSTER_MEM:-1536} CLUSTER_SMP_FOR=m1=2
+VM_DIR=$CLUSTER_RUN
+. "$TOP/scripts/vm.sh"
+cleanup() {
+	[ -z "${www_pid:-}" ] || kill "$www_pid" 2>/dev/null
+	KILN_OUT=$T/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1
+	ip netns del "$CLUSTER_NETNS" 2>/dev/null
+	[ -n "${KEEP_VM_DIR:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+# This cluster's own output tree: its render and identity archives, the role images make built.
+R=$T/out/cluster
+mkdir -p "$T/out/machines" "$CLUSTER_RUN/www"
+"$KILN_BUILD/tools/kiln" render tests/clusters/kube.yaml --out "$R" --pki "$T/pki" --rootfs rootfs > "$T/render.log" 2>&1 ||
+	bail "cannot render tests/clusters/kube.yaml: $(tail -n 1 "$T/render.log")"
+. "$R/cluster.env"
+for m in $MASTERS $NODES; do
+	mkdir -p "$T/out/machines/$m"
+	scripts/mk-identity.sh "$R/machines/$m/identity" "$T/out/machines/$m/identity.cpio.gz" > /dev/null || bail "identity of $m"
+done
+ln -s "$KILN_OUT/master" "$T/out/master"
+ln -s "$KILN_OUT/node" "$T/out/node"
+
+www=$CLUSTER_RUN/www
+missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null |
+	awk '$2 != "present" && $1 != "coredns" && !/^#/ { printf " %s", $1 }')
+tools_kubectl=
+[ -z "$missing" ] && tools_kubectl=$(. scripts/lib.sh; kube_kubectl)
+tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar" $tools_kubectl
+host=$(. scripts/lib.sh; cluster_host_address); host=${host%/*}
+
+if KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
+	ok "one master and two nodes ready in $(cat "$CLUSTER_RUN/ready-seconds") s:$(grep -o '[a-z0-9]*: kiln: ready: .*' "$CLUSTER_RUN/up.log" | sed 's/: kiln: ready: [0-9]* services in \([0-9.]*\)s.*/ \1 s;/' | tr '\n' ' ')"
+else
+	not_ok "the cluster comes up"; diag "$(tail -n 20 "$CLUSTER_RUN/up.log")"
+	for m in $MASTERS $NODES; do diag "== $m" "$(tr -d '\r' < "$CLUSTER_RUN/$m/console.log" | tail -n 8)"; done
+	bail "no cluster"
+fi
+ip netns exec "$CLUSTER_NETNS" "$KILN_CACHE/busybox/busybox" httpd -f -p "$host:8081" -h "$www" &
+www_pid=$!
+
+kube_masters=$MASTERS kube_off=
+. tests/system/lib/kube-checks.sh
+
+# What each machine uses once the cluster runs pods (MemTotal - MemAvailable).
+mem=
+for m in $MASTERS $NODES; do
+	u=$(vm_run "$m" "awk '/^MemTotal/ { t = \$2 } /^MemAvailable/ { a = \$2 } END { print int((t - a) / 1024) }' /proc/meminfo" 30 | tr -dc 0-9)
+	mem="$mem $m ${u:-?} MiB;"
+done
+if ! echo "$mem" | grep -q '?'; then ok "memory in use with pods running:$mem"
+else not_ok "memory in use on every machine:$mem"; fi
+done_testing

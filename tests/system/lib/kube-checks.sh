@@ -1,0 +1,152 @@
+# kube-checks.sh: Kubernetes in a QEMU cluster that cluster.sh brought up, checked from the build host with the
+# kubectl of the same release through the cluster's network namespace (sourced by 60-cluster.t and 61-kube.t, after
+# tap.sh and vm.sh, with the cluster's cluster.env loaded). The caller sets: R (the rendered cluster), CLUSTER_NETNS, CLUSTER_RUN,
+# NODES (n1 and n2), kube_masters (the masters that run the control plane), missing (the components the images
+# lack), host (the namespace's address, serving $CLUSTER_RUN/www on port 8081 with busybox.oci.tar), and kube_off
+# (a reason to leave them out, reported as skipped). Results: the apiservers' /readyz, leader election, both nodes
+# Ready with their OS image, a Deployment spread over both nodes, exec and pod-to-pod traffic, logs, a ClusterIP
+# Service, the kube-dns Endpoints, the cluster DNS, a pod's service-account token, the Node authorizer (12).
+# It leaves kube (1 when they ran), kc, kc_at, until_ok, kube_skip, img for the caller.
+# a machine's field of cluster.env (lib.sh's, in a subshell: lib.sh sets -eu)
+machine_field() { (. scripts/lib.sh; machine_field "$@"); }
+kube=
+[ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ] && kube=1
+kube_why="the images lack$missing (put the official binaries in components/ or let make build v1.20.2)"
+[ -z "${kube_off:-}" ] || { kube= kube_why=$kube_off; }
+nkm=$(echo $kube_masters | wc -w)
+KC=$(. scripts/lib.sh; kube_kubectl)
+kc() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$R/admin.kubeconfig" --request-timeout=30s "$@"; }
+kc_at() { m=$1; shift; kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@"; }
+# until_ok SECONDS CMD...: run CMD every 5 s until it succeeds
+until_ok() { u_end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%s)" -lt "$u_end" ] || return 1; sleep 5; done; }
+kube_skip() { skip "$1: $kube_why"; }
+img=docker.io/kiln/busybox:test
+oci=/data/kiln-test/busybox.oci.tar
+if [ -n "$kube" ]; then
+	out=$(for m in $kube_masters; do printf '%s: %s\n' "$m" "$(kc_at "$m" get --raw=/readyz 2>&1 | tail -n 1)"; done)
+	if [ "$(echo "$out" | grep -c ': ok$')" = "$nkm" ]; then ok "every apiserver answers /readyz ok: $(echo "$out" | tr '\n' ' ')"
+	else not_ok "every apiserver is ready"; diag "$out"; fi
+	leases_ok() {
+		for l in kube-controller-manager kube-scheduler; do
+			h=$(kc -n kube-system get lease "$l" -o jsonpath='{.spec.holderIdentity}' 2>&1) || { echo "$l: $h"; return 1; }
+			case " $kube_masters " in *" ${h%%_*} "*) echo "$l leader ${h%%_*}" ;; *) echo "$l: holder '$h'"; return 1 ;; esac
+		done
+		for m in $kube_masters; do
+			vm_run "$m" "initctl status" 20 | grep -Eq '^kube-(controller-manager|scheduler) +ready' || { echo "$m: not running both"; return 1; }
+		done
+	}
+	if out=$(until_ok 120 leases_ok 2>&1); then ok "one active controller-manager and scheduler by leader election, every master with the control plane ($kube_masters) runs both: $(echo "$out" | tr '\n' ' ')"
+	else not_ok "leader election of the controller-manager and the scheduler"; diag "$out"; fi
+	v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/node/etc/kiln/release")
+	nodes_ready() {
+		[ "$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}:{.status.conditions[?(@.type=="Ready")].status}:{.status.nodeInfo.osImage}:{.status.nodeInfo.kubeletVersion}{"\n"}{end}' |
+			grep -c "^n[12]:True:kiln $v1 (node):$KUBERNETES_VERSION\$")" = 2 ]
+	}
+	if until_ok 300 nodes_ready; then ok "both nodes Ready, OS image 'kiln $v1 (node)', kubelet $KUBERNETES_VERSION"
+	else not_ok "both nodes Ready with their OS image named"; diag "$(kc get nodes -o wide 2>&1)"; fi
+
+	# Two replicas of a local image (imported on each node: nodes pull nothing), one per node, and a Service.
+	for n in $NODES; do vm_run "$n" "mkdir -p /data/kiln-test && wget -q -O $oci http://$host:8081/busybox.oci.tar && ctr -n k8s.io images import $oci" 180 > /dev/null; done
+	kc apply -f - > "$CLUSTER_RUN/web.log" 2>&1 <<-EOF
+	apiVersion: apps/v1
+	kind: Deployment
+	metadata: {name: web}
+	spec:
+	  replicas: 2
+	  selector: {matchLabels: {app: web}}
+	  template:
+	    metadata: {labels: {app: web}}
+	    spec:
+	      affinity:
+	        podAntiAffinity:
+	          requiredDuringSchedulingIgnoredDuringExecution:
+	          - {labelSelector: {matchLabels: {app: web}}, topologyKey: kubernetes.io/hostname}
+	      containers:
+	      - name: web
+	        image: $img
+	        imagePullPolicy: Never
+	        command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && echo "web: serving as \$(hostname)" && exec httpd -f -p 8080 -h /www']
+	---
+	apiVersion: v1
+	kind: Service
+	metadata: {name: web}
+	spec:
+	  selector: {app: web}
+	  ports: [{port: 80, targetPort: 8080}]
+	EOF
+	kc rollout status deployment/web --timeout=420s >> "$CLUSTER_RUN/web.log" 2>&1
+	pods=$(kc get pods -l app=web -o jsonpath='{range .items[*]}{.spec.nodeName} {.metadata.name} {.status.podIP} {.status.phase}{"\n"}{end}' 2>&1)
+	p1=$(echo "$pods" | awk '$1 == "n1" && $4 == "Running" { print $2 }') ip1=$(echo "$pods" | awk '$1 == "n1" { print $3 }')
+	p2=$(echo "$pods" | awk '$1 == "n2" && $4 == "Running" { print $2 }') ip2=$(echo "$pods" | awk '$1 == "n2" { print $3 }')
+	case "$ip1 $ip2" in
+	10.200.1.*" "10.200.2.*) [ -n "$p1" ] && [ -n "$p2" ] && ok "a Deployment of 2 replicas runs one pod on each node, each in its node's subnet: $p1 $ip1 on n1, $p2 $ip2 on n2" ;;
+	*) false ;;
+	esac || { not_ok "the Deployment's pods spread over both nodes in their subnets"; diag "$pods" "$(cat "$CLUSTER_RUN/web.log")" "$(kc describe pods -l app=web 2>&1 | tail -n 20)"; }
+	out=$(kc exec "${p1:-none}" -- wget -q -T 10 -O - "http://${ip2:-none}:8080/" 2>&1)
+	if [ -n "$p2" ] && [ "$out" = "$p2" ]; then ok "kubectl exec in the n1 pod: it reaches the n2 pod at $ip2 across the nodes ($out)"
+	else not_ok "kubectl exec and pod-to-pod traffic across nodes"; diag "$out"; fi
+	out=$(kc logs "${p2:-none}" 2>&1)
+	if [ "$out" = "web: serving as $p2" ]; then ok "kubectl logs: '$out'"
+	else not_ok "kubectl logs of the n2 pod"; diag "$out"; fi
+	cip=$(kc get service web -o jsonpath='{.spec.clusterIP}' 2>&1)
+	out=$(kc exec "${p1:-none}" -- sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do wget -q -T 5 -O - http://$cip/; done" 2>&1)
+	if [ -n "$p2" ] && echo "$out" | grep -qx "$p2"; then ok "the Service web ($cip) answers the n1 pod from the pod on n2 too (kube-proxy): $(echo "$out" | sort | uniq -c | tr -s ' \n' ' ')"
+	else not_ok "the ClusterIP Service answers from a pod on the other node"; diag "cluster IP: $cip" "$out"; fi
+
+	# The cluster DNS (dnsmasq on every master that runs the control plane, fed from the API) through the kube-dns
+	# Service, whose Endpoints the masters keep to those whose DNS answers (cluster-dns-endpoints, every 10 s).
+	want_eps=$(for m in $kube_masters; do machine_field "$m" ADDRESS; done | sort | tr '\n' ' ')
+	dns_eps() { [ "$(kc -n kube-system get endpoints kube-dns -o jsonpath='{range .subsets[*].addresses[*]}{.ip}{"\n"}{end}' | sort | tr '\n' ' ')" = "$want_eps" ]; }
+	if until_ok 90 dns_eps; then ok "the kube-dns Endpoints are the masters whose DNS answers: $want_eps"
+	else not_ok "the kube-dns Endpoints follow the masters whose DNS answers ($want_eps)"
+		diag "$(kc -n kube-system get endpoints kube-dns 2>&1)" "$(vm_run m1 'initctl status cluster-dns-endpoints; tail -n 3 /data/log/cluster-dns-endpoints.log' 20)"; fi
+	out=$(kc exec "${p1:-none}" -- nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" 2>&1)
+	if echo "$out" | grep -q "Address: *$SERVICE_IP\$"; then ok "a pod resolves kubernetes.default.svc.$CLUSTER_DOMAIN to $SERVICE_IP through the cluster DNS ($DNS_IP)"
+	else not_ok "a pod resolves kubernetes.default through the cluster DNS"; diag "$out" "$(kc -n kube-system get endpoints kube-dns 2>&1)"; fi
+	kc create namespace other > /dev/null 2>&1
+	kc -n other create service clusterip echo --tcp=80:8080 > /dev/null 2>&1
+	ecip=$(kc -n other get service echo -o jsonpath='{.spec.clusterIP}' 2>&1)
+	resolves_other() { kc exec "${p1:-none}" -- nslookup "echo.other.svc.$CLUSTER_DOMAIN" 2>&1 | grep -q "Address: *$ecip\$"; }
+	if [ -n "$ecip" ] && until_ok 60 resolves_other; then ok "a Service created in another namespace resolves from the pod: echo.other.svc.$CLUSTER_DOMAIN is $ecip"
+	else not_ok "a Service of another namespace resolves"; diag "$ecip" "$(kc exec "${p1:-none}" -- nslookup "echo.other.svc.$CLUSTER_DOMAIN" 2>&1)"; fi
+
+	# The pod's service-account token: an allowed call answers, a forbidden one is refused (403).
+	out=$(kc exec "${p1:-none}" -- env HOME=/tmp kubectl get --raw /api 2>&1)
+	out2=$(kc exec "${p1:-none}" -- env HOME=/tmp kubectl -v=6 get secrets -n kube-system 2>&1)
+	if echo "$out" | grep -q '"kind":"APIVersions"' && echo "$out2" | grep -q ' 403 Forbidden' &&
+		echo "$out2" | grep -q 'User "system:serviceaccount:default:default" cannot list resource "secrets"'; then
+		ok "a pod's service-account token reaches the API: /api answers, listing kube-system's secrets gets 403"
+	else not_ok "the service-account token: an allowed and a forbidden call"; diag "$out" "$(echo "$out2" | tail -n 3)"; fi
+
+	# The Node authorizer: n1's kubelet credentials read n2's Node, and cannot change it.
+	id=$R/machines/n1/identity/pki nk=$CLUSTER_RUN/n1.kubeconfig
+	# written here, not with `kubectl config set-credentials`: the 1.20 kubectl built with Go 1.19 panics there
+	# (its vendored reflect2 predates Go 1.18's map iterator)
+	b64() { base64 -w0 < "$1"; }
+	(umask 077 && cat > "$nk" <<-EOF
+	apiVersion: v1
+	kind: Config
+	clusters:
+	- name: c
+	  cluster: {server: "https://$(machine_field "${kube_masters##* }" ADDRESS):6443", certificate-authority-data: $(b64 "$id/ca.crt")}
+	users:
+	- name: n1
+	  user: {client-certificate-data: $(b64 "$id/kubelet.crt"), client-key-data: $(b64 "$id/kubelet.key")}
+	contexts:
+	- name: c
+	  context: {cluster: c, user: n1}
+	current-context: c
+	EOF
+	)
+	chmod 600 "$nk"
+	kn() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$nk" --request-timeout=30s "$@"; }
+	read2=$(kn get node n2 -o name 2>&1) write2=$(kn annotate node n2 kiln.test/by=n1 2>&1)
+	if [ "$read2" = node/n2 ] && echo "$write2" | grep -q 'nodes "n2" is forbidden: User "system:node:n1" cannot patch resource "nodes"'; then
+		ok "the Node authorizer: n1's kubelet reads node n2 but may not change it"
+	else not_ok "the Node authorizer keeps n1 from changing n2"; diag "$read2" "$write2"; fi
+
+else
+	for c in "every apiserver ready" "leader election" "nodes Ready" "a Deployment over both nodes" "kubectl exec, pod to pod" \
+		"kubectl logs" "a ClusterIP Service" "the kube-dns Endpoints" "the cluster DNS" "DNS of another namespace" "the service-account token" \
+		"the Node authorizer"; do kube_skip "$c"; done
+fi

@@ -160,10 +160,15 @@ wiring() {
 		echo "$cmd" >> "$T/texts.$id_name"
 	done
 }
-# wiring_ok ROOT MACHINE COMPONENTS: the audit finds nothing
+# wiring_ok ROOT MACHINE COMPONENTS: the audit finds nothing, on the identity as the machine gets it (a copy with
+# the owners of its MANIFEST applied, as mk-identity.sh does in the archive: the build host's tree is root's)
 wiring_ok() {
-	id_name=$2
-	out=$(wiring "$1" "$O/cluster/machines/$2/identity" "$3")
+	id_name=$2 d=$T/owned/$2
+	if [ ! -d "$d" ]; then
+		mkdir -p "$T/owned" && cp -a "$O/cluster/machines/$2/identity" "$d" && (. scripts/lib.sh; apply_owners "$d") ||
+			{ echo "cannot copy $2's identity with its owners"; return 1; }
+	fi
+	out=$(wiring "$1" "$d" "$3")
 	[ -z "$out" ] || { echo "$out"; return 1; }
 }
 check "master $MASTER: every path its components' services name exists (identity or image), keys 0600 owned by the service's user" \

@@ -96,12 +96,11 @@ emulation_archive() {
 	"$KILN_TOP/scripts/mk-initramfs.sh" "$t" "$VM_DIR/emulation.cpio.gz" > /dev/null
 }
 
+# for_machine NAME LIST: the values LIST (NAME=VALUE ..., e.g. CLUSTER_APPEND_FOR) gives machine NAME, in order.
+for_machine() { for w in $2; do [ "${w%%=*}" = "$1" ] && echo "${w#*=}"; done; :; }
+
 # machine_append NAME: what an initramfs boot of NAME adds to the kernel command line.
-machine_append() {
-	a=${CLUSTER_APPEND:-}
-	for w in ${CLUSTER_APPEND_FOR:-}; do [ "${w%%=*}" = "$1" ] && a="$a ${w#*=}"; done
-	echo "$a"
-}
+machine_append() { echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}"); }
 
 # start_machine NAME: boot it (again) from what `up` prepared: its initrd, or its own disk copy as it is now.
 start_machine() {
@@ -115,8 +114,8 @@ start_machine() {
 		set -- "$1" --append "$(machine_append "$1")" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
 	fi
 	m=$1; shift
-	msmp=$smp
-	for w in ${CLUSTER_SMP_FOR:-}; do [ "${w%%=*}" = "$m" ] && msmp=${w#*=}; done
+	msmp=$(for_machine "$m" "${CLUSTER_SMP_FOR:-}" | tail -n 1)
+	msmp=${msmp:-$smp}
 	case $msmp in ''|*[!0-9]*|0) die "CLUSTER_SMP_FOR: $m=$msmp is not a number of CPUs" ;; esac
 	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$msmp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
 	# The control plane first when machines share the build host's cores: a node waits for it anyway, and so does a

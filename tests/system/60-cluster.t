@@ -54,13 +54,7 @@ trap 'exit 2' INT TERM
 # server in the namespace (on its address there, port 8081).
 www=$CLUSTER_RUN/www
 mkdir -p "$www"
-# With Kubernetes in the images, the image carries kubectl too (a pod's service-account check).
-missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null |
-	awk '$2 != "present" && $1 != "coredns" && !/^#/ { printf " %s", $1 }')
-tools_kubectl=
-[ -z "$missing" ] && tools_kubectl=$(. scripts/lib.sh; kube_kubectl)
-tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar" $tools_kubectl
-host=$(. scripts/lib.sh; cluster_host_address); host=${host%/*}
+. tests/system/lib/kube-prep.sh
 
 if sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
 	ok "all five machines ready in $(cat "$CLUSTER_RUN/ready-seconds") s: $(grep -c 'kiln: ready' "$CLUSTER_RUN/up.log") ready lines"

@@ -41,12 +41,7 @@ ln -s "$KILN_OUT/master" "$T/out/master"
 ln -s "$KILN_OUT/node" "$T/out/node"
 
 www=$CLUSTER_RUN/www
-missing=$(cat "$KILN_OUT/master/components.txt" "$KILN_OUT/node/components.txt" 2>/dev/null |
-	awk '$2 != "present" && $1 != "coredns" && !/^#/ { printf " %s", $1 }')
-tools_kubectl=
-[ -z "$missing" ] && tools_kubectl=$(. scripts/lib.sh; kube_kubectl)
-tests/system/lib/mk-oci-busybox.sh "$KILN_CACHE/busybox/busybox" "$www/busybox.oci.tar" $tools_kubectl
-host=$(. scripts/lib.sh; cluster_host_address); host=${host%/*}
+. tests/system/lib/kube-prep.sh
 
 if KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
 	ok "one master and two nodes ready in $(cat "$CLUSTER_RUN/ready-seconds") s:$(grep -o '[a-z0-9]*: kiln: ready: .*' "$CLUSTER_RUN/up.log" | sed 's/: kiln: ready: [0-9]* services in \([0-9.]*\)s.*/ \1 s;/' | tr '\n' ' ')"

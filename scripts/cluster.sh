@@ -102,6 +102,9 @@ for_machine() { for w in $2; do [ "${w%%=*}" = "$1" ] && echo "${w#*=}"; done; :
 # machine_append NAME: what an initramfs boot of NAME adds to the kernel command line.
 machine_append() { echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}"); }
 
+# no_apiserver NAME: NAME's command line leaves kube-apiserver out (kiln.disable).
+no_apiserver() { case $(machine_append "$1") in *kiln.disable=*kube-apiserver*) return 0 ;; *) return 1 ;; esac; }
+
 # start_machine NAME: boot it (again) from what `up` prepared: its initrd, or its own disk copy as it is now.
 start_machine() {
 	i=0 n=
@@ -120,9 +123,7 @@ start_machine() {
 	VM_NETNS=$ns VM_DETACH=1 vm_start "$m" --mem "$mem" --smp "$msmp" --tap "tap$n" --mac "$(machine_field "$m" MAC)" "$@"
 	# The control plane first when machines share the build host's cores: a node waits for it anyway, and so does a
 	# master that runs etcd alone (kiln.disable=kube-apiserver).
-	case "$role $(machine_append "$m")" in
-	master*kiln.disable=*kube-apiserver*|node*) renice -n 5 -p "$(cat "$VM_DIR/$m/qemu.pid")" > /dev/null 2>&1 || : ;;
-	esac
+	if [ "$role" = node ] || no_apiserver "$m"; then renice -n 5 -p "$(cat "$VM_DIR/$m/qemu.pid")" > /dev/null 2>&1 || :; fi
 	ln -sf "$m/console.log" "$VM_DIR/$m.log"
 	say "$m ($role, $(machine_field "$m" ADDRESS)): started from its $boot, console in $VM_DIR/$m.log"
 }
@@ -189,9 +190,7 @@ up() {
 	grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && addons=pending
 	# No apiserver anywhere: nothing to apply the addons through.
 	kube_on=
-	for m in $MASTERS; do
-		case $(machine_append "$m") in *kiln.disable=*kube-apiserver*) ;; *) kube_on=1 ;; esac
-	done
+	for m in $MASTERS; do no_apiserver "$m" || kube_on=1; done
 	[ -n "$kube_on" ] || addons=none
 	if [ "${CLUSTER_STAGGER:-1}" = 1 ]; then
 		n=$(echo $MASTERS | wc -w) quorum= rest=

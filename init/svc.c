@@ -365,7 +365,7 @@ static void job_exited(struct svc *s, int status, int64_t now)
 {
 	/* The console hears of a job when its result changes (a first failure, another reason, back to ok), not at
 	 * every run of a job that keeps failing the same way: initctl status and its log have each run. */
-	int was_failing = s->job_runs > 0 && s->job_last_status != 0;
+	int was_failing = s->job_fail_streak > 0;
 	log_readable(s); /* what it wrote last may still be in the pipe: its reason */
 	s->job_runs++;
 	s->job_last_status = exit_code(status);

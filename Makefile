@@ -152,10 +152,21 @@ test: all test-unit test-system ## unit tests and system tests (builds, PID 1, Q
 test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
 	@$(MAKE) -s -C init O=$(BUILD)/init test
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools test; fi
+# The system tests in two lanes side by side (prove -j2, each lane in order; TCG keeps one core busy per virtual
+# CPU, and no test before 60 runs more than one machine at a time for long), then the cluster tests (60, 61: several
+# machines, both cores) alone. A lane's failure does not stop the cluster tests; the exit status says either failed.
+SYSTEM_TESTS := $(sort $(wildcard tests/system/*.t))
+CLUSTER_TESTS := $(filter tests/system/6%,$(SYSTEM_TESTS))
+LANE_A := tests/system/{35,45,47,50}-*.t
+LANES := $(if $(filter 1,$(shell nproc 2>/dev/null)),1,2)
+PROVE := prove -v --merge --timer
+run_system = rc=0; \
+	$(PROVE) -j$(LANES) --rules='seq=$(LANE_A)' --rules='seq=**' $(filter-out $(CLUSTER_TESTS),$(SYSTEM_TESTS)) || rc=1; \
+	$(PROVE) $(CLUSTER_TESTS) || rc=1; exit $$rc
 test-system: all ## TAP system tests under prove
-	@SECRETS=$(SECRETS) prove -v --timer tests/system/*.t
+	@export SECRETS=$(SECRETS); $(run_system)
 test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: the cluster test adds the drill and the rolling upgrade)
-	@KILN_LONG=1 prove --timer tests/system/*.t
+	@export KILN_LONG=1; $(run_system)
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
 
 fuzz: $(DEPS_STAMP) ## a long libFuzzer run of the cluster-file parser (FUZZ_SECONDS, default 600)

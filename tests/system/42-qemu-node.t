@@ -37,7 +37,8 @@ if echo "$out" | grep -Eq 'inet 10\.200\.1\.[0-9]+/24' && echo "$out" | grep -q 
 else not_ok "the container's address is in n1's pod subnet"; diag "$out"; fi
 case $out in *"1 packets received"*) ok "the container reaches its gateway on the bridge" ;;
 *) not_ok "the container reaches its gateway on the bridge"; diag "$out" ;; esac
-out=$(vm_run n "initctl status sandbox-image; ctr -n k8s.io images ls -q; ctr -n k8s.io run --rm kiln.local/pause:1 p1 < /dev/null > /dev/null 2>&1 & sleep 4; ctr -n k8s.io tasks ls; ctr -n k8s.io tasks kill p1; wait \$!; echo pause-exit=\$?" 90)
+# (the task is given up to 40 s to run: with another test's machine beside it, 4 s were once not enough)
+out=$(vm_run n "initctl status sandbox-image; ctr -n k8s.io images ls -q; ctr -n k8s.io run --rm kiln.local/pause:1 p1 < /dev/null > /dev/null 2>&1 & i=0; until ctr -n k8s.io tasks ls | grep -q '^p1 .*RUNNING'; do sleep 1; i=\$((i + 1)); [ \$i -lt 40 ] || break; done; ctr -n k8s.io tasks ls; ctr -n k8s.io tasks kill p1; wait \$!; echo pause-exit=\$?" 120)
 if echo "$out" | grep -Eq '^sandbox-image +done' && echo "$out" | grep -qx 'kiln.local/pause:1' &&
 	echo "$out" | grep -Eq '^p1 +[0-9]+ +RUNNING' && echo "$out" | grep -qx 'pause-exit=0'; then
 	ok "the pod sandbox image kiln.local/pause:1 is imported at boot, runs, and ends with 0 on TERM"

@@ -1,12 +1,13 @@
 #!/bin/sh
-# audit.sh SECRETS OUT: every private key in every built image and identity archive, checked against the PKI
-# table of DESIGN.md. Each artifact is unpacked (cpio archives; a disk's boot partition, its first-stage
-# initramfs, both system slots and the data partition), every PEM private key and every kubeconfig's embedded key
-# in it is matched by its public key to a key of the PKI in SECRETS, and the key must be one the table allows in
-# that artifact, 0600, owned by the user of the service that reads it. A machine's archive must also hold every key
-# its role needs. On the build host itself, every file under OUT and SECRETS that holds a private key (a key, a
-# kubeconfig with one, an identity archive, a machine's disk or a QEMU machine's initrd) must be root's and readable
-# by no one else. Prints one line per key found or missing; exits 1 on any problem.
+# audit.sh SECRETS OUT: every private key (and the key that encrypts Secrets at rest) in every built image and
+# identity archive, checked against the PKI table of DESIGN.md. Each artifact is unpacked (cpio archives; a disk's
+# boot partition, its first-stage initramfs, both system slots and the data partition), every PEM private key and
+# every kubeconfig's embedded key in it is matched by its public key to a key of the PKI in SECRETS, and the key
+# must be one the table allows in that artifact, 0600, owned by the user of the service that reads it. A machine's
+# archive must also hold every key its role needs. On the build host itself, every file under OUT and SECRETS that
+# holds a private key (a key, a kubeconfig with one, an identity archive, a machine's disk or a QEMU machine's
+# initrd) or the encryption key must be root's and readable by no one else. Prints one line per key found or
+# missing; exits 1 on any problem.
 . "$(dirname "$0")/lib.sh"
 
 secrets=${1:?usage: audit.sh SECRETS OUT}
@@ -35,10 +36,10 @@ pki_table() {
 	scheduler                master 201
 	service-account          master 201
 	coredns                  master 202
-	etcd-backup              master 200
 	kube-proxy               node   0
 	machines/*/apiserver     self   201
 	machines/*/etcd          self   200
+	machines/*/etcd-backup   self   200
 	machines/*/kubelet       self   0
 	EOF
 }
@@ -59,6 +60,15 @@ while read -r name; do
 	done)
 	echo "$fp $name ${rule:-host -}" >> "$w/keys.txt"
 done < "$w/names"
+# The key that encrypts Secrets at rest (encryption.secret, base64 on one line) is found by its text: masters only,
+# in the apiserver's encryption-config.yaml, the apiserver's user's.
+secret=
+if [ -f "$secrets/encryption.secret" ]; then
+	secret=$(cat "$secrets/encryption.secret")
+	[ ${#secret} = 44 ] || die "$secrets/encryption.secret: not 32 bytes in base64"
+	sfp=secret:$(printf %s "$secret" | sha256sum | cut -c1-9)
+	echo "$sfp encryption master 201" >> "$w/keys.txt"
+fi
 
 # allowed NAME ROLE MACHINE: may key NAME be in an artifact of machine MACHINE (role ROLE; MACHINE empty for a
 # role image, which may hold no key at all)?
@@ -114,6 +124,8 @@ keys_in() {
 			rm -f "$k"
 		done
 	done
+	[ -z "$secret" ] || find "$1" -type f -size -4M -print0 | xargs -0 -r grep -l -a -F -e "$secret" 2>/dev/null | sort |
+		while read -r f; do echo "${f#"$1"/} $sfp"; done
 }
 mkdir -p "$w/pem"
 
@@ -160,9 +172,11 @@ printf '%-34s %-44s %-28s %-4s %-5s %s\n' ARTIFACT PATH KEY MODE OWNER VERDICT
 # host_files DIR: every file under DIR that holds a private key or is made of machine identities. The PXE tree is
 # served to the network as it is (TFTP): it is named below, not judged here.
 host_files() {
-	find "$1" -path "$out/pxe" -prune -o -type f \( -name '*.key' -o -name identity.cpio.gz -o -name initrd -o -path '*/machines/*/disk.img' \) -print
+	find "$1" -path "$out/pxe" -prune -o -type f \( -name '*.key' -o -name '*.secret' -o -name identity.cpio.gz -o -name initrd -o -path '*/machines/*/disk.img' \) -print
 	find "$1" -path "$out/pxe" -prune -o -type f -size -4M ! -name '*.key' ! -name identity.cpio.gz ! -name initrd -print0 |
 		xargs -0 -r grep -l -a -E -e '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -e 'client-key-data:' 2>/dev/null
+	[ -z "$secret" ] || find "$1" -path "$out/pxe" -prune -o -type f -size -4M ! -name '*.secret' -print0 |
+		xargs -0 -r grep -l -a -F -e "$secret" 2>/dev/null
 }
 for top in "$secrets" "$out"; do
 	host_files "$top" | sort -u | while read -r f; do

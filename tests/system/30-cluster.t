@@ -7,7 +7,7 @@
 # folder, a second make does nothing, and mk-machines.sh drops the machines the rendered cluster does not have.
 . tests/system/lib/tap.sh
 
-plan 39
+plan 42
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -16,7 +16,8 @@ trap 'rm -rf "$T"' EXIT
 P=$T/pki O=$T/out M=$T/out/machines
 KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler coredns kube-proxy machines/m1/apiserver"
 KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet"
-ETCD_LEAVES="apiserver-etcd-client etcd-backup machines/m1/etcd machines/m2/etcd machines/m3/etcd"
+ETCD_LEAVES="apiserver-etcd-client machines/m1/etcd machines/m2/etcd machines/m3/etcd"
+ETCD_LEAVES="$ETCD_LEAVES machines/m1/etcd-backup machines/m2/etcd-backup machines/m3/etcd-backup"
 
 render() { timeout 120 "$kiln" render "$1" --out "$O" --pki "$P" --rootfs rootfs; }
 x509() { openssl x509 -noout "$@"; }
@@ -25,11 +26,25 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 
 check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
 check "kiln render writes the example cluster" render configs/cluster.yaml
-# 2 CAs, 8 shared leaves, apiserver + etcd member per master, kubelet per node, the service-account key
-check "the PKI folder is 0700 and holds its 19 keys, each 0600" sh -c "
+# 2 CAs, 7 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, the
+# service-account key
+check "the PKI folder is 0700 and holds its 21 keys, each 0600" sh -c "
 	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
-	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 19 ] || { echo \$n keys; exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 21 ] || { echo \$n keys; exit 1; }
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
+
+check "the key encrypting Secrets at rest: 32 random bytes in base64, 0600; in each master's encryption-config.yaml (kube's, 0600), in no node's" sh -c "
+	[ \$(stat -c %a '$P/encryption.secret') = 600 ] && [ \$(base64 -d < '$P/encryption.secret' | wc -c) = 32 ] || { echo encryption.secret; exit 1; }
+	k=\$(cat '$P/encryption.secret')
+	for m in m1 m2 m3; do f='$M'/\$m/identity/pki/encryption-config.yaml
+		grep -qx \"              secret: \$k\" \$f && grep -qx '      - secretbox:' \$f && grep -qx 'pki/encryption-config.yaml 0600 kube 201:201' '$M'/\$m/identity/MANIFEST &&
+		grep -qx 'KUBE_ENCRYPTION_FLAGS=--encryption-provider-config=/etc/kiln/identity/pki/encryption-config.yaml' '$M'/\$m/identity/env/kubernetes.env || { echo \$m; exit 1; }
+	done
+	! grep -rqF \"\$k\" '$M/n1' '$M/n2'"
+cp -a "$P" "$T/pki-bad" && printf 'c2hvcnQ=\n' > "$T/pki-bad/encryption.secret"
+check "a damaged encryption.secret is an error naming it, never replaced" sh -c "
+	! timeout 120 '$kiln' render configs/cluster.yaml --out '$T/out-bad' --pki '$T/pki-bad' --rootfs rootfs > '$T/bad.log' 2>&1 &&
+	grep -q '$T/pki-bad/encryption.secret: not 32 bytes in base64' '$T/bad.log' && [ \$(cat '$T/pki-bad/encryption.secret') = c2hvcnQ= ] || { cat '$T/bad.log'; exit 1; }"
 
 check "both CAs: self-signed, CA:TRUE critical, certificate signing, ECDSA P-256 with SHA-256" sh -c "
 	for ca in kubernetes-ca:kiln-kubernetes-ca etcd-ca:kiln-etcd-ca; do
@@ -89,10 +104,11 @@ check "n2's kubelet cert: system:node:n2 in system:nodes, SANs n2 and its addres
 	[ \"\$s\" = 'DNS:n2 IP:192.168.0.22 ' ] || { echo \"SANs: \$s\"; exit 1; }
 	openssl x509 -noout -ext extendedKeyUsage -in \$f | grep -q 'TLS Web Server Authentication, TLS Web Client Authentication'"
 check "client certs: subjects of the design, clientAuth only, no SANs" sh -c "
-	for c in apiserver-kubelet-client:CN=kube-apiserver-kubelet-client,O=system:masters \
+	for c in apiserver-kubelet-client:CN=kube-apiserver-kubelet-client \
 		 controller-manager:CN=system:kube-controller-manager scheduler:CN=system:kube-scheduler coredns:CN=system:coredns \
 		 admin:CN=kubernetes-admin,O=system:masters kube-proxy:CN=system:kube-proxy,O=system:node-proxier \
-		 apiserver-etcd-client:CN=kube-apiserver-etcd-client etcd-backup:CN=etcd-backup; do
+		 apiserver-etcd-client:CN=kube-apiserver-etcd-client machines/m1/etcd-backup:CN=etcd-backup:m1 \
+		 machines/m3/etcd-backup:CN=etcd-backup:m3; do
 		f='$P'/\${c%%:*}.crt
 		[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = \"subject=\${c#*:}\" ] || { echo \$f: subject; exit 1; }
 		[ \"\$(openssl x509 -noout -ext extendedKeyUsage -in \$f | tail -n 1 | sed 's/^ *//')\" = 'TLS Web Client Authentication' ] || exit 1
@@ -233,6 +249,9 @@ addons_ok() {
 }
 check "addons/coredns.yaml: RBAC for system:coredns, kube-dns at the cluster DNS address, every master an endpoint, its keepers' Role; masters know every master's address" \
 	addons_ok "$O/addons/coredns.yaml"
+check "addons/apiserver-kubelet.yaml binds the apiservers' kubelet client (in no group) to system:kubelet-api-admin alone" sh -c "
+	[ \"\$(kubectl label --local -f '$O/addons/apiserver-kubelet.yaml' kiln-check=1 -o jsonpath='{.kind}/{.metadata.name} {.roleRef.kind}/{.roleRef.name} {.subjects[*].kind}/{.subjects[*].name}')\" = \
+		'ClusterRoleBinding/kiln:apiserver-kubelet ClusterRole/system:kubelet-api-admin User/kube-apiserver-kubelet-client' ]"
 check "kubectl reads every kubeconfig; masters and nodes use 127.0.0.1 (their own apiserver, apiproxy), admin the first master" sh -c "
 	command -v kubectl >/dev/null || { echo no kubectl; exit 1; }
 	for f in '$M'/m*/identity/kubeconfig/*.kubeconfig '$M'/n*/identity/kubeconfig/*.kubeconfig; do

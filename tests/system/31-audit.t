@@ -2,10 +2,11 @@
 # 31-audit.t: `scripts/audit.sh` (make audit) over the example cluster's images and identity archives passes, and
 # each kind of leak it exists for is caught, on tampered copies in a temporary output tree: a key in a machine
 # that the PKI table does not allow there, a key in a role image (initramfs, and inside a disk's system slot),
-# a key that is not the PKI's, a key with loose mode or the wrong owner, and a machine missing a key it needs.
+# a key that is not the PKI's, a key with loose mode or the wrong owner, a machine missing a key it needs, and the
+# key that encrypts Secrets at rest in a node.
 . tests/system/lib/tap.sh
 
-plan 11
+plan 12
 S=${SECRETS:-$TOP/secrets/cluster}
 R=$KILN_OUT/cluster/machines
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-audit-t.XXXXXX")
@@ -17,10 +18,12 @@ if scripts/audit.sh "$S" "$KILN_OUT" > "$T/table" 2> "$T/err"; then
 else
 	not_ok "the example cluster passes the audit"; diag "$(grep -v ' ok$' "$T/table")" "$(cat "$T/err")"
 fi
-# 10 master keys in each master's archive and disk, 2 node keys in each node's; role images hold none.
-check "the table has every master's 10 keys and every node's 2, in archive and disk, and keyless role images" sh -c "
-	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 30 ] &&
-	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 30 ] &&
+# 10 master keys and the encryption key (in encryption-config.yaml) in each master's archive and disk, 2 node keys
+# in each node's; role images hold none.
+check "the table has every master's 10 keys and encryption key, every node's 2 keys, in archive and disk, and keyless role images" sh -c "
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 33 ] &&
+	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 33 ] &&
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz  *etc/kiln/identity/pki/encryption-config.yaml  *encryption  *600  *201  *ok\$' '$T/table') = 3 ] &&
 	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 8 ] &&
 	[ \$(grep -c '^\(master\|node\)/.*(no private key)' '$T/table') = 4 ] || { cat '$T/table'; exit 1; }"
 
@@ -80,6 +83,10 @@ tamper missing m1
 rm "$T/missing/id/pki/controller-manager.key"
 sed -i '/^pki\/controller-manager.key /d' "$T/missing/id/MANIFEST"
 caught missing m1 'controller-manager +- +- +FAIL: missing' "a master without its controller-manager key is caught"
+
+tamper enc n2
+install -m 0600 "$R/m1/identity/pki/encryption-config.yaml" "$T/enc/id/pki/encryption-config.yaml"
+caught enc n2 'encryption-config.yaml +encryption .*FAIL: not allowed in n2' "the key encrypting Secrets at rest in a node is caught"
 
 tamper unknown n1
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/unknown/id/pki/stray.key" 2>/dev/null

@@ -1,15 +1,16 @@
 #!/bin/sh
 # 32-backup-copy.t: the channel that copies etcd snapshots between masters (etcd-backup-copy under socat, as the
 # master image runs it), on loopback with the example cluster's certificates: m1's receiver, m2's backup client.
-# Only the etcd-backup certificate of the etcd CA may write; a client of the Kubernetes CA, or a receiver that is
-# not an etcd member, is refused; a copy that is damaged in transit or does not fit is refused and leaves the
-# earlier copies intact; retention keeps BACKUP_KEEP per sender.
+# Only a master's etcd-backup certificate of the etcd CA may write, and only its own master's snapshots; a client of
+# the Kubernetes CA, or a receiver that is not an etcd member, is refused; a copy that is damaged in transit, does
+# not fit, or would put its sender over its quota is refused and leaves the earlier copies intact; retention keeps
+# BACKUP_KEEP per sender.
 . tests/system/lib/tap.sh
 P=$KILN_OUT/cluster/machines
 COPY=$TOP/images/master/rootfs/usr/libexec/kiln/etcd-backup-copy
 [ -f "$P/m2/identity/pki/etcd/backup.crt" ] || bail "no rendered cluster: run 'make' first"
 command -v socat > /dev/null || bail "socat is not installed (make deps)"
-plan 9
+plan 11
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-copy.XXXXXX")
 pids=
@@ -58,9 +59,15 @@ cp "$m1/apiserver-etcd-client.crt" "$T/apiclient/backup.crt"; cp "$m1/apiserver-
 cp "$m1/etcd/ca.crt" "$T/apiclient/ca.crt"
 snap 20261125T120000Z-m1 1
 out=$(send 20261125T120000Z-m1 "$T/apiclient")
-if [ "$?" != 0 ] && echo "$out" | grep -q 'only the etcd-backup certificate' && [ ! -e "$T/in/from-m1" ]; then
+if [ "$?" != 0 ] && echo "$out" | grep -q "only a master's etcd-backup certificate" && [ ! -e "$T/in/from-m1" ]; then
 	ok "the apiserver's etcd client certificate is refused: $out"
 else not_ok "a certificate other than etcd-backup is refused"; diag "$out"; fi
+
+# m2's own backup certificate with a snapshot named as m1's: it may not write into m1's folder.
+out=$(send 20261125T120000Z-m1)
+if [ "$?" != 0 ] && echo "$out" | grep -q "certificate etcd-backup:m2 may send only m2's snapshots" && [ ! -e "$T/in/from-m1" ]; then
+	ok "a master cannot send snapshots in another master's name: $out"
+else not_ok "a master's certificate sends only its own snapshots"; diag "$out" "$(ls "$T/in")"; fi
 
 # A client of the Kubernetes CA: the TLS handshake itself fails.
 mkdir -p "$T/kube"
@@ -97,6 +104,16 @@ if [ "$?" != 0 ] && echo "$out" | grep -q 'error: stored [0-9]* of 3145728 bytes
 	cmp -s "$T/out/20261125T140000Z-m2.db" "$T/full/from-m2/20261125T140000Z-m2.db"; then
 	ok "a full disk at the receiver: refused with the reason, no partial file, the earlier copy intact: $out"
 else not_ok "a full receiver refuses cleanly"; diag "$out" "$(ls -l "$T/full/from-m2")"; fi
+
+# The quota: with 4 MiB per sender and 2 MiB kept, a 3 MiB copy is refused; what is there stays.
+BACKUP_COPY_QUOTA_MIB=4 receiver $((port + 4)) "$T/quota" "$m1/etcd/member.crt" "$m1/etcd/member.key"
+for n in 1 2; do snap 20261125T16000${n}Z-m2 1; send 20261125T16000${n}Z-m2 "" $((port + 4)) > /dev/null; done
+snap 20261125T160003Z-m2 3
+out=$(send 20261125T160003Z-m2 "" $((port + 4)))
+if [ "$?" != 0 ] && echo "$out" | grep -q 'm2 would hold 5242880 bytes here, over its quota of 4 MiB' &&
+	[ "$(ls "$T/quota/from-m2" | grep -c '\.db$')" = 2 ] && [ ! -e "$T/quota/from-m2/20261125T160003Z-m2.db" ]; then
+	ok "a copy that would put its sender over its quota is refused, its earlier copies kept: $out"
+else not_ok "the per-sender quota"; diag "$out" "$(ls -l "$T/quota/from-m2" 2>&1)"; fi
 
 # Garbage instead of a header, and a name that would escape the folder.
 out=$(printf 'GET / HTTP/1.0\n\n' | socat -T 10 - "OPENSSL:127.0.0.1:$port,cert=$m2/etcd/backup.crt,key=$m2/etcd/backup.key,cafile=$m2/etcd/ca.crt,verify=1" 2>&1)

@@ -12,7 +12,7 @@ KILN_TOP=$TOP
 [ -f "$KILN_OUT/master/initramfs.cpio.gz" ] && [ -f "$KILN_OUT/node/initramfs.cpio.gz" ] || bail "no images built: run 'make' first"
 [ "$(id -u)" = 0 ] || bail "a cluster needs root (network namespace, taps)"
 
-plan 14
+plan 16
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-kube.XXXXXX")
 export CLUSTER_RUN=$T/run CLUSTER_NETNS=kiln-kube-$$ CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-900}
 export CLUSTER_BOOT=initramfs CLUSTER_MEM=${CLUSTER_MEM:-1536} CLUSTER_SMP_FOR=m1=2

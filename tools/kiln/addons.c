@@ -47,3 +47,18 @@ char *addons_coredns(const struct cluster *c)
 	buf_printf(&b, "  ports:\n  - {name: dns, port: 53, protocol: UDP}\n  - {name: dns-tcp, port: 53, protocol: TCP}\n");
 	return b.p;
 }
+
+/* The apiservers' shared kubelet client certificate is in no group: this binding gives its user the kubelet API
+ * (exec, logs, port-forward, stats: the built-in ClusterRole system:kubelet-api-admin) and nothing of the cluster's
+ * own API, which a system:masters certificate on every master would hand out whole. */
+char *addons_apiserver_kubelet(const struct cluster *c)
+{
+	struct buf b = {0};
+	buf_printf(&b, "# kiln: the apiservers' access to the kubelets for %s (kiln render). Apply once the control plane\n"
+		       "# answers, with the other addons: kubectl exec and logs need it.\n", c->name);
+	buf_printf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n"
+		       "  name: kiln:apiserver-kubelet\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n"
+		       "  name: system:kubelet-api-admin\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n"
+		       "  name: kube-apiserver-kubelet-client\n");
+	return b.p;
+}

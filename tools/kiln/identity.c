@@ -3,6 +3,7 @@
  * reads it. Which PKI file goes to which role is decided here and nowhere else. */
 #include "kiln.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,7 @@ static const struct pki_file master_pki[] = {
 	{"service-account", "service-account", "kube", 2, 1},
 	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
 	{"@etcd", "etcd/member", "etcd", 1, 1},
-	{"etcd-backup", "etcd/backup", "etcd", 1, 1},
+	{"@etcd-backup", "etcd/backup", "etcd", 1, 1}, /* its own: a receiver takes from it only its snapshots */
 };
 static const struct pki_file node_pki[] = {
 	{"kubernetes-ca", "ca", "root", 0, 1},
@@ -143,6 +144,36 @@ static int write_backup_env(struct tree *t, const struct cluster *c, const struc
  * (apiproxy) that sends each connection to a master whose apiserver answers, so no one master is a node's API. */
 #define APISERVER_URL "https://127.0.0.1:6443"
 
+/* Secrets encrypted at rest (DESIGN.md, "Secrets"): the apiservers store Secrets in etcd sealed with the
+ * cluster's key (secretbox: XSalsa20 and Poly1305), so neither etcd's data nor a backup snapshot holds them in
+ * clear; identity reads what was stored before. The key is the PKI folder's encryption.secret; the file is the
+ * apiserver's alone. */
+static int write_encryption_config(struct tree *t, const char *pkidir)
+{
+	struct buf b = {0};
+	char path[PATH_MAX], *key;
+	size_t len;
+	int rc;
+	snprintf(path, sizeof path, "%s/encryption.secret", pkidir);
+	if (!(key = read_file(path, &len)) || len < 2) {
+		fprintf(stderr, "kiln: %s: %s\n", path, key ? "empty" : strerror(errno));
+		free(key);
+		return -1;
+	}
+	key[strcspn(key, "\n")] = '\0';
+	buf_printf(&b, "# kiln: Secrets encrypted at rest in etcd, read by kube-apiserver alone\n"
+		       "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n"
+		       "  - resources: [secrets]\n    providers:\n      - secretbox:\n          keys:\n"
+		       "            - name: key1\n              secret: %s\n      - identity: {}\n",
+		   key);
+	explicit_bzero(key, len);
+	free(key);
+	rc = tree_file(t, "pki/encryption-config.yaml", b.p, b.len, 0600, "kube");
+	explicit_bzero(b.p, b.len);
+	buf_free(&b);
+	return rc;
+}
+
 static int write_kubernetes_env(struct tree *t, const struct cluster *c, const struct machine *m)
 {
 	struct buf b = {0};
@@ -168,6 +199,9 @@ static int write_kubernetes_env(struct tree *t, const struct cluster *c, const s
 		 * stand and fall together anyway, and one endpoint per storage client is a third of the TLS sessions
 		 * (a 1.20 apiserver opens one client per resource) that three would be. */
 		buf_printf(&b, "KUBE_ETCD_SERVERS=https://127.0.0.1:2379\nAPISERVER_COUNT=%zu\n", c->nmasters);
+		/* an identity from before encryption at rest has no such line: its apiserver runs without */
+		buf_printf(&b, "KUBE_ENCRYPTION_FLAGS=--encryption-provider-config=" IDENTITY "/pki/encryption-config.yaml\n");
+		buf_printf(&b, "CONTROL_PLANE_FLAGS=%s\n", kube_wiring(c->version)->control_plane_flags);
 		/* the release defaults; a QEMU test cluster's emulation file replaces it (scripts/cluster.sh) */
 		buf_printf(&b, "LEADER_ELECTION_FLAGS=\n");
 		/* every master's address: the cluster DNS's health check writes those that answer (cluster-dns-endpoints) */
@@ -232,6 +266,8 @@ static int write_kubelet_config(struct tree *t, const struct cluster *c, const s
 	buf_printf(&b, "tlsCertFile: " IDENTITY "/pki/kubelet.crt\ntlsPrivateKeyFile: " IDENTITY "/pki/kubelet.key\n");
 	buf_printf(&b, "rotateCertificates: false\nserverTLSBootstrap: false\n");
 	buf_printf(&b, "address: %s\nhealthzBindAddress: 127.0.0.1\nhealthzPort: 10248\n", a);
+	/* no plain-HTTP port without authentication (the flag's old default, 10255) */
+	buf_printf(&b, "readOnlyPort: 0\n");
 	buf_printf(&b, "clusterDomain: %s\nclusterDNS:\n- %s\n", c->domain, dns);
 	/* The CNI configuration (cni/10-kiln.conflist) is what gives pods their addresses from this subnet. */
 	buf_printf(&b, "podCIDR: %s\n", r);
@@ -252,7 +288,7 @@ static int write_kube_proxy_config(struct tree *t, const struct cluster *c, cons
 	buf_printf(&b, "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n");
 	buf_printf(&b, "clientConnection:\n  kubeconfig: " IDENTITY "/kubeconfig/kube-proxy.kubeconfig\n");
 	buf_printf(&b, "hostnameOverride: %s\nmode: iptables\nclusterCIDR: %s\n", m->name, r);
-	buf_printf(&b, "healthzBindAddress: 0.0.0.0:10256\nmetricsBindAddress: 127.0.0.1:10249\n");
+	buf_printf(&b, "healthzBindAddress: 127.0.0.1:10256\nmetricsBindAddress: 127.0.0.1:10249\n");
 	return text(t, "config/kube-proxy.yaml", &b, 0644, "root");
 }
 
@@ -328,7 +364,7 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 	for (size_t i = 0; !rc && i < nfiles; i++)
 		rc = copy_pki(t, pkidir, m, &files[i]);
 	if (!rc && m->role == ROLE_MASTER)
-		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) ||
+		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) || write_encryption_config(t, pkidir) ||
 		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "kube") ||
 		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube") ||
 		     write_kubeconfig(t, c, m, "coredns", "system:coredns", "dns");

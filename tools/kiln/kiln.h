@@ -133,6 +133,8 @@ void pki_close(struct pki *p);
  * 1 issued, 0 reused, -1 error (message on stderr). */
 int pki_ensure(struct pki *p, const struct cert_spec *s);
 int pki_ensure_keypair(struct pki *p, const char *id); /* service-account key: id.key, id.pub */
+#define PKI_SECRET_BYTES 32
+int pki_ensure_secret(struct pki *p, const char *id); /* encryption at rest: id.secret, base64 */
 int pki_status(const char *dir, FILE *out);
 /* The same checks pki_ensure makes, for tests: 1 when the cert on disk matches the spec. */
 int pki_cert_matches(struct pki *p, const struct cert_spec *s, char *why, size_t whylen);
@@ -187,12 +189,14 @@ int kubeconfig_embedded(struct buf *b, const char *cluster, const char *server, 
 int render(const struct cluster *c, const char *outdir, const char *pkidir, const char *rootfs);
 char *cluster_env(const struct cluster *c);
 char *addons_coredns(const struct cluster *c); /* addons/coredns.yaml: DNS RBAC, Service, Endpoints */
+char *addons_apiserver_kubelet(const struct cluster *c); /* addons/apiserver-kubelet.yaml: kubelet API for the apiservers */
 
 /* ---- per-release wiring (kubever.c) ---- */
 struct kube_wiring {
 	int from_minor;                /* the first 1.x release the row holds for */
 	const char *kubelet_flags;     /* kubelet's command-line flags for the CRI endpoint */
 	int kubelet_endpoint_in_config; /* containerRuntimeEndpoint in KubeletConfiguration */
+	const char *control_plane_flags; /* the controller-manager's and scheduler's flags of the release */
 };
 int kube_minor(const char *version);
 const struct kube_wiring *kube_wiring(const char *version);

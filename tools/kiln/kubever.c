@@ -7,12 +7,17 @@
 
 #define CRI_SOCKET "unix:///run/containerd/containerd.sock"
 
+#define CRI_FLAGS "--container-runtime=remote --container-runtime-endpoint=" CRI_SOCKET
+
 static const struct kube_wiring rows[] = {
+	/* before 1.24: the controller-manager and the scheduler also serve plain HTTP (metrics, profiling, health) on
+	 * every address (ports 10252, 10251) unless told --port=0; a no-op from 1.22, gone in 1.24 */
+	{0, CRI_FLAGS, 0, "--port=0"},
 	/* before 1.27: kubelet is told the CRI endpoint by flags (--container-runtime=remote is the only value from
 	 * 1.24 on, refused from 1.27); its configuration has no field for it */
-	{0, "--container-runtime=remote --container-runtime-endpoint=" CRI_SOCKET, 0},
+	{24, CRI_FLAGS, 0, ""},
 	/* 1.27 and later: the flags are gone, containerRuntimeEndpoint is a configuration field */
-	{27, "", 1},
+	{27, "", 1, ""},
 };
 
 /* "v1.20.2" -> 20; -1 when it is not a 1.x release. */

@@ -392,6 +392,46 @@ int pki_ensure_keypair(struct pki *p, const char *id)
 	return rc;
 }
 
+/* A cluster secret of 32 random bytes, kept base64-encoded on one line in ID.secret (0600): made once, then
+ * only checked (a damaged one is an error naming the file, never silently replaced: the data it encrypts would
+ * be lost with it). */
+int pki_ensure_secret(struct pki *p, const char *id)
+{
+	char path[PATH_MAX], line[64];
+	unsigned char raw[PKI_SECRET_BYTES], dec[sizeof line];
+	size_t len;
+	char *have;
+	path_of(p, id, "secret", path, sizeof path);
+	if ((have = read_file(path, &len))) {
+		int n = -1;
+		if (len == 4 * ((PKI_SECRET_BYTES + 2) / 3) + 1 && have[len - 1] == '\n')
+			n = EVP_DecodeBlock(dec, (const unsigned char *)have, (int)len - 1);
+		free(have);
+		/* EVP_DecodeBlock counts the padding's zero bytes: 32 bytes are 44 characters, decoded to 33 */
+		if (n != 3 * ((PKI_SECRET_BYTES + 2) / 3)) {
+			fprintf(stderr, "kiln: pki: %s: not %d bytes in base64 on one line (it encrypts cluster data: "
+				"restore it from a backup of the PKI folder)\n", path, PKI_SECRET_BYTES);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "kiln: pki: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return ssl_fail("random bytes", id);
+	len = (size_t)EVP_EncodeBlock((unsigned char *)line, raw, sizeof raw);
+	OPENSSL_cleanse(raw, sizeof raw);
+	line[len++] = '\n';
+	if (write_file_atomic(path, line, len, 0600)) {
+		fprintf(stderr, "kiln: pki: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	OPENSSL_cleanse(line, sizeof line);
+	return 0;
+}
+
 void cert_spec_add_san(struct cert_spec *s, const char *fmt, ...)
 {
 	va_list ap;

@@ -48,14 +48,14 @@ static void machine_sans(struct cert_spec *s, const struct machine *m, int local
 
 struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 {
-	struct cert_spec *v = calloc(2 * c->nmasters + c->nnodes + 16, sizeof *v), *s;
+	struct cert_spec *v = calloc(3 * c->nmasters + c->nnodes + 16, sizeof *v), *s;
 	char id[96], cn[128];
 	*n = 0;
 	if (!v)
 		return NULL;
-	spec_add(v, n, "apiserver-kubelet-client", CA_KUBE, "kube-apiserver-kubelet-client", "system:masters", EKU_CLIENT);
+	/* in no group: addons/apiserver-kubelet.yaml binds it to the kubelet API alone */
+	spec_add(v, n, "apiserver-kubelet-client", CA_KUBE, "kube-apiserver-kubelet-client", NULL, EKU_CLIENT);
 	spec_add(v, n, "apiserver-etcd-client", CA_ETCD, "kube-apiserver-etcd-client", NULL, EKU_CLIENT);
-	spec_add(v, n, "etcd-backup", CA_ETCD, "etcd-backup", NULL, EKU_CLIENT);
 	spec_add(v, n, "controller-manager", CA_KUBE, "system:kube-controller-manager", NULL, EKU_CLIENT);
 	spec_add(v, n, "scheduler", CA_KUBE, "system:kube-scheduler", NULL, EKU_CLIENT);
 	/* CoreDNS runs on the masters as a host service; RBAC for this user comes with addons/coredns.yaml. */
@@ -71,6 +71,10 @@ struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 			snprintf(id, sizeof id, "machines/%s/etcd", m->name);
 			s = spec_add(v, n, id, CA_ETCD, m->name, NULL, EKU_SERVER | EKU_CLIENT);
 			machine_sans(s, m, 1);
+			/* each master's own backup client: the snapshots, and the copies it may send (of its own name only) */
+			snprintf(id, sizeof id, "machines/%s/etcd-backup", m->name);
+			snprintf(cn, sizeof cn, "etcd-backup:%s", m->name);
+			spec_add(v, n, id, CA_ETCD, cn, NULL, EKU_CLIENT);
 		} else {
 			snprintf(id, sizeof id, "machines/%s/kubelet", m->name);
 			snprintf(cn, sizeof cn, "system:node:%s", m->name);
@@ -98,6 +102,8 @@ int pkiplan_ensure(struct pki *p, const struct cluster *c)
 			rc = -1;
 	if (rc == 0)
 		rc = pki_ensure_keypair(p, "service-account");
+	if (rc == 0)
+		rc = pki_ensure_secret(p, "encryption");
 	pkiplan_free(v, n);
 	return rc;
 }

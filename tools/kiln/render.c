@@ -125,7 +125,7 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 {
 	struct pki p;
 	struct owners *o = owners_load(rootfs);
-	char tmp[PATH_MAX], dir[PATH_MAX], addons[PATH_MAX + 8], *env = NULL, *dns = NULL;
+	char tmp[PATH_MAX], dir[PATH_MAX], addons[PATH_MAX + 8], *env = NULL, *dns = NULL, *kubelet = NULL;
 	int rc = -1;
 
 	if (!o && geteuid() == 0) {
@@ -151,9 +151,11 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 	snprintf(dir, sizeof dir, "%.*s", (int)strlen(tmp) - 4, tmp);
 	env = cluster_env(c);
 	dns = addons_coredns(c);
+	kubelet = addons_apiserver_kubelet(c);
 	snprintf(addons, sizeof addons, "%s/addons", tmp);
-	if (!env || !dns || mkdir_p(addons, 0755) ||
+	if (!env || !dns || !kubelet || mkdir_p(addons, 0755) ||
 	    write_text(tmp, dir, "cluster.env", env, 0644) || write_text(tmp, dir, "addons/coredns.yaml", dns, 0644) ||
+	    write_text(tmp, dir, "addons/apiserver-kubelet.yaml", kubelet, 0644) ||
 	    write_admin(c, tmp, dir, pkidir) ||
 	    write_machines(c, tmp, dir, pkidir, o)) {
 		rm_rf(tmp);
@@ -170,6 +172,7 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 out:
 	free(env);
 	free(dns);
+	free(kubelet);
 	pki_close(&p);
 	owners_free(o);
 	return rc;

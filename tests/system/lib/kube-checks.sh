@@ -5,7 +5,8 @@
 # lack), host (the namespace's address, serving $CLUSTER_RUN/www on port 8081 with busybox.oci.tar), and kube_off
 # (a reason to leave them out, reported as skipped). Results: the apiservers' /readyz, leader election, both nodes
 # Ready with their OS image, a Deployment spread over both nodes, exec and pod-to-pod traffic, logs, a ClusterIP
-# Service, the kube-dns Endpoints, the cluster DNS, a pod's service-account token, the Node authorizer (12).
+# Service, the kube-dns Endpoints, the cluster DNS, a pod's service-account token, Secrets encrypted at rest in etcd
+# and in a backup, the Node authorizer, every listening socket in the README's table (14).
 # It leaves kube (1 when they ran), kc, kc_at, until_ok, kube_skip, img for the caller.
 # a machine's field of cluster.env (lib.sh's, in a subshell: lib.sh sets -eu)
 machine_field() { (. scripts/lib.sh; machine_field "$@"); }
@@ -123,6 +124,19 @@ if [ -n "$kube" ]; then
 		ok "a pod's service-account token reaches the API: /api answers, listing kube-system's secrets gets 403"
 	else not_ok "the service-account token: an allowed and a forbidden call"; diag "$out" "$(echo "$out2" | tail -n 3)"; fi
 
+	# Secrets at rest: a Secret made through the API is sealed in etcd (secretbox, the cluster's key1), and a backup
+	# taken after it holds its name but not its value.
+	mark=kiln-at-rest-$$-in-clear m1=${kube_masters%% *}
+	kc create secret generic at-rest --from-literal=v=$mark > /dev/null 2>&1
+	out=$(vm_run "$m1" "k=/registry/secrets/default/at-rest; etcdctl get \$k --print-value-only | head -c 26; echo; echo clear=\$(etcdctl get \$k | grep -c $mark); \
+old=\$(ls /data/backup/etcd/*.db 2>/dev/null | tail -n 1); initctl start etcd-backup > /dev/null; i=0; \
+until new=\$(ls /data/backup/etcd/*.db 2>/dev/null | tail -n 1) && [ -n \"\$new\" ] && [ \"\$new\" != \"\$old\" ]; do sleep 2; i=\$((i + 1)); [ \$i -lt 90 ] || break; done; \
+echo snapshot=\${new##*/} name=\$(grep -c -F \$k \"\$new\") clear=\$(grep -c -F $mark \"\$new\")" 240)
+	if echo "$out" | grep -qx 'k8s:enc:secretbox:v1:key1:' && echo "$out" | grep -qx 'clear=0' &&
+		echo "$out" | grep -Eq '^snapshot=[^ ]+\.db name=[1-9][0-9]* clear=0$'; then
+		ok "a Secret is stored sealed in etcd ($(echo "$out" | head -n 1)...) and only sealed in the backup $(echo "$out" | sed -n 's/^snapshot=\([^ ]*\) .*/\1/p')"
+	else not_ok "Secrets are encrypted at rest in etcd and in backups"; diag "$out"; fi
+
 	# The Node authorizer: n1's kubelet credentials read n2's Node, and cannot change it.
 	id=$R/machines/n1/identity/pki nk=$CLUSTER_RUN/n1.kubeconfig
 	# written here, not with `kubectl config set-credentials`: the 1.20 kubectl built with Go 1.19 panics there
@@ -151,8 +165,35 @@ if [ -n "$kube" ]; then
 		ok "the Node authorizer and NodeRestriction: n1's kubelet reads node n2 but may not change it: $(echo "$write2" | sed 's/.*forbidden: //')"
 	else not_ok "the Node authorizer keeps n1 from changing n2"; diag "$read2" "$write2"; fi
 
+	# Listening ports: every socket open on a master and a node is in the README's table ("Listening ports").
+	# allowed ROLE: "proto address port" per socket the table allows a machine of ROLE (address own, all, 127.0.0.1;
+	# port any). open_sockets OWN: netstat's listening sockets in the same words, with their program.
+	allowed() {
+		sed -n '/^### Listening ports/,/^### /p' README.md | awk -F'|' -v role="$1" '
+			$2 ~ "^ *" role " *$" { n = split($3, socks, ","); m = split($4, addrs, ",")
+				for (i = 1; i <= n; i++) for (j = 1; j <= m; j++) { split(socks[i], k, " "); a = addrs[j]; gsub(/ /, "", a); print k[1], a, k[2] } }'
+	}
+	open_sockets() {
+		awk -v own="$1" '$1 ~ /^(tcp|udp)6?$/ { p = $1; sub(/6$/, "", p); i = match($4, /:[^:]*$/); a = substr($4, 1, i - 1); port = substr($4, i + 1)
+			if (a == "0.0.0.0" || a == "::" || a == "*") a = "all"; else if (a == own) a = "own"; else if (a == "::1") a = "127.0.0.1"
+			print p, a, port, $NF }'
+	}
+	ports_ok() { # MACHINE ROLE
+		own=$(machine_field "$1" ADDRESS) table=$(allowed "$2")
+		socks=$(vm_run "$1" "netstat -tulnp" 20 | open_sockets "$own") || { echo "$1: no netstat"; return 1; }
+		[ -n "$socks" ] && [ -n "$table" ] || { echo "$1: nothing listed (table: $table)"; return 1; }
+		extra=$(echo "$socks" | while read -r p a port prog; do
+			echo "$table" | grep -qx "$p $a \($port\|any\)" || echo "$p $a:$port ($prog)"
+		done)
+		[ -z "$extra" ] || { echo "$1 ($2): not in the README's table: $(echo "$extra" | sort -u | tr '\n' ';')"; return 1; }
+		echo "$1 $(echo "$socks" | sort -u | wc -l)"
+	}
+	n1=${NODES%% *}
+	if out=$(ports_ok "${kube_masters%% *}" master && ports_ok "$n1" node); then
+		ok "every socket listening on a master and a node is in the README's table: $(echo "$out" | awk '{ printf "%s%s %s sockets", s, $1, $2; s = ", " }')"
+	else not_ok "every listening socket is in the README's table of ports"; diag "$out"; fi
 else
 	for c in "every apiserver ready" "leader election" "nodes Ready" "a Deployment over both nodes" "kubectl exec, pod to pod" \
 		"kubectl logs" "a ClusterIP Service" "the kube-dns Endpoints" "the cluster DNS" "DNS of another namespace" "the service-account token" \
-		"the Node authorizer"; do kube_skip "$c"; done
+		"Secrets encrypted at rest" "the Node authorizer" "the listening ports"; do kube_skip "$c"; done
 fi

@@ -143,11 +143,12 @@ static void plan(void **state)
 	struct cert_spec *v;
 	size_t n;
 	char msg[256];
-	int apiservers = 0, kubelets = 0;
+	int apiservers = 0, kubelets = 0, backups = 0;
 	(void)state;
 	assert_int_equal(load(demo, &c, msg, sizeof msg), 0);
 	v = pkiplan_build(&c, &n);
-	assert_int_equal(n, 8 + 2 * 3 + 2);
+	/* 7 shared leaves; per master its apiserver, etcd member and etcd backup client; per node its kubelet */
+	assert_int_equal(n, 7 + 3 * 3 + 2);
 	for (size_t i = 0; i < n; i++) {
 		if (strstr(v[i].id, "/apiserver")) {
 			struct buf b = {0};
@@ -168,7 +169,16 @@ static void plan(void **state)
 		}
 		if (!strcmp(v[i].id, "apiserver-etcd-client"))
 			assert_int_equal(v[i].ca, CA_ETCD);
+		if (!strcmp(v[i].id, "machines/m2/etcd-backup")) {
+			assert_string_equal(v[i].cn, "etcd-backup:m2");
+			assert_int_equal(v[i].ca, CA_ETCD);
+			assert_int_equal(v[i].eku, EKU_CLIENT);
+			backups++;
+		}
+		if (!strcmp(v[i].id, "apiserver-kubelet-client"))
+			assert_string_equal(v[i].org, ""); /* no group: addons/apiserver-kubelet.yaml binds it */
 	}
+	assert_int_equal(backups, 1);
 	assert_int_equal(apiservers, 3);
 	assert_int_equal(kubelets, 1);
 	pkiplan_free(v, n);
@@ -229,6 +239,12 @@ static void release_wiring(void **state)
 	assert_string_equal(kube_wiring("v1.27.0")->kubelet_flags, "");
 	assert_true(kube_wiring("v1.27.0")->kubelet_endpoint_in_config);
 	assert_true(kube_wiring("v1.34.1")->kubelet_endpoint_in_config);
+	/* the insecure HTTP port of the controller-manager and scheduler: off by flag before 1.24, no flag after */
+	assert_string_equal(kube_wiring("v1.20.2")->control_plane_flags, "--port=0");
+	assert_string_equal(kube_wiring("v1.23.17")->control_plane_flags, "--port=0");
+	assert_string_equal(kube_wiring("v1.24.0")->control_plane_flags, "");
+	assert_non_null(strstr(kube_wiring("v1.24.0")->kubelet_flags, "--container-runtime=remote"));
+	assert_string_equal(kube_wiring("v1.30.0")->control_plane_flags, "");
 }
 
 int main(void)

@@ -50,8 +50,13 @@ static int listed(char **out, int nout, const char *path, size_t len)
 	return 0;
 }
 
-int modules_resolve(const char *dep, const char *softdep, const char *builtin, const char *name_in,
-		    char **out, int *nout, int max)
+/* How deep dependencies may nest, and the chain of modules being resolved: a module met again inside its own
+ * chain (a softdep cycle, `softdep a pre: b` and `softdep b pre: a`) ends that branch instead of recursing
+ * without bound; nesting deeper than any real kernel's is an error (ELOOP). */
+#define DEPTH_MAX 32
+
+static int resolve(const char *dep, const char *softdep, const char *builtin, const char *name_in, char **out,
+		   int *nout, int max, const char **chain, int depth)
 {
 	char name[128], pre[1024];
 	const char *line, *p;
@@ -67,6 +72,14 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 	plen = strcspn(line, ":\n");
 	if (listed(out, *nout, line, plen))
 		return 0;
+	for (int i = 0; i < depth; i++)
+		if (chain[i] == line)
+			return 0; /* being resolved further up: it comes after what it needs anyway */
+	if (depth >= DEPTH_MAX) {
+		errno = ELOOP;
+		return -1;
+	}
+	chain[depth] = line;
 	/* Pre-softdeps first: `softdep NAME pre: a b`. */
 	if (softdep) {
 		char key[160];
@@ -79,7 +92,7 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 				snprintf(pre, sizeof pre, "%.*s", (int)l, p + strlen(key));
 				n = split_args(pre, w, 32);
 				for (int i = 0; i < n; i++) {
-					int r = modules_resolve(dep, softdep, builtin, w[i], out, nout, max);
+					int r = resolve(dep, softdep, builtin, w[i], out, nout, max, chain, depth + 1);
 					if (r > 0)
 						added += r;
 				}
@@ -96,7 +109,7 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 			break;
 		mod_name(p, wl, dn, sizeof dn);
 		{
-			int r = modules_resolve(dep, softdep, builtin, dn, out, nout, max);
+			int r = resolve(dep, softdep, builtin, dn, out, nout, max, chain, depth + 1);
 			if (r < 0)
 				return -1;
 			added += r;
@@ -111,6 +124,13 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 		return -1;
 	(*nout)++;
 	return added + 1;
+}
+
+int modules_resolve(const char *dep, const char *softdep, const char *builtin, const char *name, char **out,
+		    int *nout, int max)
+{
+	const char *chain[DEPTH_MAX];
+	return resolve(dep, softdep, builtin, name, out, nout, max, chain, 0);
 }
 
 int modules_load_all(const char *list_path)

@@ -1,6 +1,7 @@
 /* test_boot.c: early-boot parsing: kernel command line, the identity's network file, modules.dep
  * resolution order; the blank-disk check and DATA's partition table; and log rotation in a temporary folder. */
 #include <setjmp.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
@@ -155,6 +156,30 @@ static void modules_order(void **state)
 		free(out[i]);
 }
 
+/* A softdep cycle (each module wanting the other first) and a dependency chain deeper than any kernel's: both end. */
+static void modules_cycles(void **state)
+{
+	const char *dep = "a.ko:\nb.ko:\nc.ko: b.ko\n";
+	const char *soft = "softdep a pre: b\nsoftdep b pre: a\n";
+	char deep[4096], *out[64];
+	int n = 0, len = 0;
+	(void)state;
+	assert_int_equal(modules_resolve(dep, soft, NULL, "a", out, &n, 64), 2);
+	assert_string_equal(out[0], "b.ko");
+	assert_string_equal(out[1], "a.ko");
+	assert_int_equal(modules_resolve(dep, soft, NULL, "c", out, &n, 64), 1);
+	/* m0 needs m1 ... m39 needs m40 */
+	for (int i = 0; i < 40; i++)
+		len += snprintf(deep + len, sizeof deep - (size_t)len, "m%d.ko: m%d.ko\n", i, i + 1);
+	snprintf(deep + len, sizeof deep - (size_t)len, "m40.ko:\n");
+	errno = 0;
+	assert_int_equal(modules_resolve(deep, NULL, NULL, "m0", out, &n, 64), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(modules_resolve(deep, NULL, NULL, "m20", out, &n, 64), 21);
+	for (int i = 0; i < n; i++)
+		free(out[i]);
+}
+
 static long fsize(const char *p)
 {
 	struct stat st;
@@ -215,7 +240,7 @@ int main(void)
 		cmocka_unit_test(kernel_ip),
 		cmocka_unit_test(blank_region),
 		cmocka_unit_test(data_mbr),
-		cmocka_unit_test(modules_order),
+		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles),
 		cmocka_unit_test(log_rotation),
 	};
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);

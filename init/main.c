@@ -142,7 +142,7 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		control_tick(now);
 		trial_tick(now);
 		watchdog_tick(now);
-		if (shutting_down && svc_all_stopped()) {
+		if (shutting_down && (svc_all_stopped() || svc_shutdown_overdue(now))) {
 			svc_close_logs();
 			shutdown_final(shutting_down, sandbox);
 		}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define GRACE_MS 2000
+#define KILL_WAIT_MS 5000
 #define MOUNTS_MAX 128
 
 static void sleep_ms(int ms)
@@ -22,22 +23,30 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Everything that is not a service (stray daemons, shells): TERM, a grace period, then KILL. */
-static void kill_everything(void)
+/* Reaps until no child is left (1) or END passes (0). */
+static int reap_until(int64_t end)
 {
-	int64_t end = now_ms() + GRACE_MS;
-	kill(-1, SIGTERM);
-	kill(-1, SIGCONT);
 	while (now_ms() < end) {
 		pid_t p = waitpid(-1, NULL, WNOHANG);
 		if (p < 0 && errno == ECHILD)
-			return;
+			return 1;
 		if (p == 0)
 			sleep_ms(50);
 	}
+	return 0;
+}
+
+/* Everything that is not a service (stray daemons, shells): TERM, a grace period, then KILL, and a bounded wait
+ * for that too: a process in uninterruptible sleep must not keep the machine from going down. */
+static void kill_everything(void)
+{
+	kill(-1, SIGTERM);
+	kill(-1, SIGCONT);
+	if (reap_until(now_ms() + GRACE_MS))
+		return;
 	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+	if (!reap_until(now_ms() + KILL_WAIT_MS))
+		say("kiln: processes still there %d s after SIGKILL: going on", KILL_WAIT_MS / 1000);
 }
 
 /* Kernel and RAM filesystems hold nothing to save; the rest is unmounted. */

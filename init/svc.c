@@ -280,6 +280,17 @@ static void starting_tick(struct svc *s, int64_t now)
 		probe_run(s, now);
 }
 
+/* A service past its stop deadline gets SIGKILL, then again every KILL_AGAIN_MS while it is still there (a process
+ * in uninterruptible sleep dies only when it wakes): not on every tick, which would spin the loop. */
+#define KILL_AGAIN_MS 5000
+static void kill_overdue(struct svc *s, int64_t now)
+{
+	if (s->pid <= 0 || now < s->stop_deadline)
+		return;
+	kill(-s->pid, SIGKILL);
+	s->stop_deadline = now + KILL_AGAIN_MS;
+}
+
 static void shutdown_tick(int64_t now)
 {
 	/* Reverse order: a service stops once nothing running requires it. */
@@ -290,8 +301,8 @@ static void shutdown_tick(int64_t now)
 			svc_stop(s, now);
 		else if (s->pid <= 0 && (s->state == ST_WAITING || s->state == ST_BACKOFF || s->state == ST_SCHEDULED))
 			s->state = ST_STOPPED;
-		if (s->state == ST_STOPPING && s->pid > 0 && now >= s->stop_deadline)
-			kill(-s->pid, SIGKILL);
+		if (s->state == ST_STOPPING)
+			kill_overdue(s, now);
 	}
 }
 
@@ -308,7 +319,7 @@ void svc_tick(int64_t now)
 		case ST_SCHEDULED: if (now >= s->next_run && job_may_run(s, now)) svc_start(s, now); break;
 		case ST_BACKOFF: if (now >= s->restart_at) svc_start(s, now); break;
 		case ST_STARTING: starting_tick(s, now); break;
-		case ST_STOPPING: if (now >= s->stop_deadline) kill(-s->pid, SIGKILL); break;
+		case ST_STOPPING: kill_overdue(s, now); break;
 		default: break;
 		}
 	}
@@ -589,9 +600,33 @@ void svc_close_logs(void)
 	}
 }
 
+/* The whole shutdown is bounded: every service's stop timeout, one after another, and a minute more. Past that,
+ * what is left (a process that SIGKILL cannot end) is named and the machine goes down without it. */
+static int64_t shutdown_begun = -1, shutdown_limit_ms;
+
 void svc_begin_shutdown(int cmd)
 {
-	if (!shutting_down)
+	if (!shutting_down) {
+		shutdown_limit_ms = 60000;
+		for (int i = 0; i < nsvcs; i++)
+			shutdown_limit_ms += (int64_t)svcs[i].d.stop_timeout * 1000;
+		shutdown_begun = now_ms();
 		say("kiln: stopping services");
+	}
 	shutting_down = cmd;
+}
+
+int svc_shutdown_overdue(int64_t now)
+{
+	char left[256] = "";
+	size_t n = 0;
+	if (!shutting_down || shutdown_begun < 0 || now < shutdown_begun + shutdown_limit_ms)
+		return 0;
+	for (int i = 0; i < nsvcs && n < sizeof left; i++)
+		if (svcs[i].pid > 0)
+			n += (size_t)snprintf(left + n, sizeof left - n, "%s%s (pid %d)", n ? ", " : "", svcs[i].d.name,
+					      (int)svcs[i].pid);
+	say("kiln: shutdown: still running after %llds: %s; going on without them", (long long)(now - shutdown_begun) / 1000,
+	    left[0] ? left : "readiness checks");
+	return 1;
 }

@@ -63,6 +63,7 @@ int svc_fill_poll(struct pollfd *p, int max);
 void svc_fd_event(int fd, short revents);
 void svc_set_ready(struct svc *s);
 void svc_stop(struct svc *s, int64_t now);
+int svc_shutdown_overdue(int64_t now); /* past the shutdown's bound: says what is left, 1 */
 void svc_start_request(struct svc *s);
 void svc_restart_request(struct svc *s);
 struct svc *svc_find(const char *name);

@@ -5,11 +5,16 @@
 # watchdog its first stage armed for the trial), every key is there and slot A still holds v1. Then v3 (v2 plus a
 # service that never becomes ready) into slot A: its trial boot is degraded, it reboots, and the machine comes back
 # on v2 by itself, `initctl status` saying it rolled back.
-# Bad input (a damaged image) is refused before any slot is touched. Each QEMU run ends at a reboot (-no-reboot).
+# Bad input (a damaged image, a deadline out of bounds) is refused before any slot is touched. Each QEMU run ends at a reboot (-no-reboot).
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 19
+plan 20
+# The deadline is bounded (the trial's 10 to 86400 s) and refused on any machine, before a disk is looked at.
+out=$(for d in 0 9 86401 x; do sh rootfs/usr/sbin/kiln-upgrade install /x --deadline $d 2>&1; echo "rc=$?"; done)
+if [ "$(echo "$out" | grep -c '^rc=1$')" = 4 ] && [ "$(echo "$out" | grep -c 'error: --deadline: ')" = 4 ]; then
+	ok "a deadline of 0, 9 or 86401 s or not a number is refused: $(echo "$out" | head -n 1)"
+else not_ok "out-of-range deadlines are refused"; diag "$out"; fi
 . tests/system/lib/upgrade.sh
 variant "$T/media/v2" v2-test
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 15\nrestart = never\n' > "$T/broken"

@@ -406,6 +406,8 @@ int pki_ensure_secret(struct pki *p, const char *id)
 		int n = -1;
 		if (len == 4 * ((PKI_SECRET_BYTES + 2) / 3) + 1 && have[len - 1] == '\n')
 			n = EVP_DecodeBlock(dec, (const unsigned char *)have, (int)len - 1);
+		OPENSSL_cleanse(have, len);
+		OPENSSL_cleanse(dec, sizeof dec);
 		free(have);
 		/* EVP_DecodeBlock counts the padding's zero bytes: 32 bytes are 44 characters, decoded to 33 */
 		if (n != 3 * ((PKI_SECRET_BYTES + 2) / 3)) {

@@ -4,13 +4,14 @@
 # Only a master's etcd-backup certificate of the etcd CA may write, and only its own master's snapshots; a client of
 # the Kubernetes CA, or a receiver that is not an etcd member, is refused; a copy that is damaged in transit, does
 # not fit, or would put its sender over its quota is refused and leaves the earlier copies intact; retention keeps
-# BACKUP_KEEP per sender.
+# BACKUP_KEEP per sender; two connections that stall in the TLS handshake hold the receiver's two slots for 30 s at
+# most, after which a copy goes through.
 . tests/system/lib/tap.sh
 P=$KILN_OUT/cluster/machines
 COPY=$TOP/images/master/rootfs/usr/libexec/kiln/etcd-backup-copy
 [ -f "$P/m2/identity/pki/etcd/backup.crt" ] || bail "no rendered cluster: run 'make' first"
 command -v socat > /dev/null || bail "socat is not installed (make deps)"
-plan 11
+plan 12
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-copy.XXXXXX")
 pids=
@@ -19,10 +20,13 @@ trap cleanup EXIT
 trap 'exit 2' INT TERM
 
 m1=$P/m1/identity/pki m2=$P/m2/identity/pki
-# receiver PORT DIR CERT KEY [KEEP]: socat's TLS listener on loopback, as service etcd-backup-receiver runs it.
+# receiver PORT DIR CERT KEY [KEEP]: socat's TLS listener on loopback with the options of service
+# etcd-backup-receiver (read from its file), its port, certificate and key replaced.
+listen=$(sed -n 's/.*\(OPENSSL-LISTEN:2390,[^ ]*\).*/\1/p' "$TOP/images/master/rootfs/etc/kiln/services/etcd-backup-receiver")
+case $listen in *max-children=2,setsockopt=*,cert=*,key=*,cafile=*,verify=1) ;; *) bail "the receiver's options: '$listen'" ;; esac
 receiver() {
 	BACKUP_DIR=$2 BACKUP_KEEP=${5:-3} socat -T 20 \
-		"OPENSSL-LISTEN:$1,bind=127.0.0.1,reuseaddr,fork,cert=$3,key=$4,cafile=$m1/etcd/ca.crt,verify=1" \
+		"$(echo "$listen" | sed "s|:2390,|:$1,bind=127.0.0.1,|; s|cert=[^,]*|cert=$3|; s|key=[^,]*|key=$4|; s|cafile=[^,]*|cafile=$m1/etcd/ca.crt|")" \
 		"EXEC:$COPY receive" 2>> "$T/receiver.log" &
 	pids="$pids $!"
 	i=0; while ! ss -ltn "sport = :$1" | grep -q LISTEN && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -121,6 +125,18 @@ out2=$(printf 'kiln-backup 1 ../../etc/x 1 %064d\nx' 0 | socat -T 10 - "OPENSSL:
 if echo "$out" | grep -q 'not a kiln backup' && echo "$out2" | grep -q 'bad snapshot name' && [ ! -e "$T/etc" ]; then
 	ok "a stray request and a path in the name are refused: $out / $out2"
 else not_ok "bad headers are refused"; diag "$out" "$out2"; fi
+
+# Two connections that never start the TLS handshake hold both slots; the receiver drops each after 30 s of silence
+# and a copy started meanwhile goes through then.
+for i in 1 2; do (sleep 45 | socat -u - "TCP:127.0.0.1:$port" > /dev/null 2>&1) & pids="$pids $!"; done
+sleep 1
+snap 20261125T170000Z-m2 1
+t0=$(date +%s)
+out=$(send 20261125T170000Z-m2)
+rc=$? secs=$(($(date +%s) - t0))
+if [ "$rc" = 0 ] && [ "$secs" -ge 20 ] && [ "$secs" -le 40 ] && [ -e "$T/in/from-m2/20261125T170000Z-m2.db" ]; then
+	ok "two connections stalled before the TLS handshake hold the receiver for 30 s at most: the next copy went through in $secs s"
+else not_ok "a stalled handshake frees its slot"; diag "rc $rc after $secs s: $out" "$(tail -n 5 "$T/receiver.log")"; fi
 
 # The sender names what went wrong when nobody listens.
 out=$(send 20261125T110003Z-m2 "" $((port + 3)))

@@ -137,6 +137,7 @@ int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 		}
 		if (d)
 			closedir(d);
+		watchdog_tick(now_ms()); /* a trial boot's watchdog: waiting for a disk is not a hang */
 		if (now_ms() < end)
 			usleep(100 * 1000);
 	} while (now_ms() < end);
@@ -226,6 +227,7 @@ int early_switch_root(const char *label, char **argv)
 	return -1;
 }
 
+/* ARGV run to its end (a child of PID 1 during early boot); its exit status, 128+signal, or -1. */
 int early_run(char *const argv[])
 {
 	int status;
@@ -235,8 +237,18 @@ int early_run(char *const argv[])
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+	if (pid < 0)
 		return -1;
+	/* e2fsck or mke2fs of a large DATA may take minutes: the watchdog of a trial boot is fed meanwhile */
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		watchdog_tick(now_ms());
+		usleep(50 * 1000);
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -254,30 +266,9 @@ static int dir_empty(const char *path)
 	return empty;
 }
 
-/* DATA: the ext4 labelled kiln-data on any disk; with kiln.data_format_blank, made on a blank disk when no
- * disk has one; else a tmpfs, said on the console (a diskless machine keeps nothing across a reboot). */
-int early_data(int format_blank)
+/* What lives on DATA from the first boot: logs, state, and on a disk system the identity. */
+static int early_data_dirs(void)
 {
-	char dev[300];
-	mkdir_p("/data", 0755);
-	if (find_ext4_label("kiln-data", dev, sizeof dev, 300) == 0 ||
-	    (format_blank && data_format_blank("kiln-data", dev, sizeof dev) == 0)) {
-		if (access("/sbin/e2fsck", X_OK) == 0) {
-			char *argv[] = {"/sbin/e2fsck", "-p", dev, NULL};
-			int rc = early_run(argv);
-			if (rc >= 4)
-				say("kiln: data: e2fsck %s exited %d", dev, rc);
-		}
-		if (mount(dev, "/data", "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID, NULL) == 0)
-			goto mounted;
-		say("kiln: data: mount %s: %m", dev);
-	}
-	if (mount("data", "/data", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) {
-		say("kiln: data: tmpfs: %m");
-		return -1;
-	}
-	say("kiln: no data partition, /data is tmpfs");
-mounted:
 	mkdir_p("/data/log", 0755); /* /var/log and /var/lib point here */
 	mkdir_p("/data/lib", 0755);
 	/* On a disk system the identity lives on DATA; an identity archive in the initramfs wins. */
@@ -287,6 +278,57 @@ mounted:
 			say("kiln: identity: bind /data/identity: %m");
 	}
 	return 0;
+}
+
+char data_problem[160];
+
+/* DATA: the ext4 labelled kiln-data on any disk; with kiln.data_format_blank, made on a blank disk when no
+ * disk has one; else a tmpfs, said on the console (a diskless machine keeps nothing across a reboot). With
+ * kiln.data=disk (a master's etcd: a member that forgot its votes breaks raft's safety) init waits up to
+ * kiln.data_wait seconds for the disk, and without one the services marked `data = required` do not start. A
+ * filesystem e2fsck could not repair (exit 4 or more) is mounted read-only, and those services do not start either. */
+int early_data(const struct cmdline *c)
+{
+	char dev[300];
+	int64_t t0 = now_ms();
+	int first = c->data_disk && !c->data_format_blank ? c->data_wait * 1000 : 300;
+	unsigned long ro = 0;
+	mkdir_p("/data", 0755);
+	if (c->data_disk)
+		say("kiln: data: waiting up to %d s for the kiln-data disk (kiln.data=disk)", c->data_wait);
+	if (find_ext4_label("kiln-data", dev, sizeof dev, first) == 0 ||
+	    (c->data_format_blank && data_format_blank("kiln-data", dev, sizeof dev) == 0) ||
+	    (c->data_disk && find_ext4_label("kiln-data", dev, sizeof dev, (int)(t0 + c->data_wait * 1000LL - now_ms())) == 0)) {
+		if (c->data_disk)
+			say("kiln: data: %s found in %lld ms", dev, (long long)(now_ms() - t0));
+		if (access("/sbin/e2fsck", X_OK) == 0) {
+			char *argv[] = {"/sbin/e2fsck", "-p", dev, NULL};
+			int rc = early_run(argv);
+			if (rc >= 4) {
+				ro = MS_RDONLY;
+				snprintf(data_problem, sizeof data_problem,
+					 "DATA (%s) is read-only: e2fsck -p exited %d, run e2fsck %s by hand",
+					 dev, rc, dev);
+				say("kiln: data: e2fsck %s exited %d: errors left, mounting it read-only", dev, rc);
+			}
+		}
+		if (mount(dev, "/data", "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID | ro, NULL) == 0)
+			goto mounted;
+		say("kiln: data: mount %s: %m", dev);
+		snprintf(data_problem, sizeof data_problem, "DATA (%s) could not be mounted: %s", dev, strerror(errno));
+	} else if (c->data_disk) {
+		snprintf(data_problem, sizeof data_problem, "no disk has kiln-data after %d s (kiln.data=disk)", c->data_wait);
+	}
+	if (mount("data", "/data", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) {
+		say("kiln: data: tmpfs: %m");
+		return -1;
+	}
+	say("kiln: no data partition, /data is tmpfs%s%s", data_problem[0] ? ": " : "", data_problem);
+	return early_data_dirs();
+mounted:
+	if (ro)
+		say("kiln: data: %s mounted read-only: %s", dev, data_problem);
+	return early_data_dirs();
 }
 
 void early_hostname(void)

@@ -56,6 +56,7 @@ struct svc_def {
 	char *tty;
 	long log_size;
 	int log_keep;
+	int data_required; /* data = required: keeps on DATA what must survive, so runs only where DATA is usable */
 };
 
 int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *err, size_t errlen);
@@ -110,7 +111,10 @@ struct cmdline {
 	int data_format_blank; /* kiln.data_format_blank: make DATA on a blank disk when there is none */
 	int trial;             /* kiln.trial=SECONDS: a trial boot of an upgrade, to be ready within that time */
 	char disable[256];     /* kiln.disable=NAME[,NAME...]: services left out of this boot (",a,b," once parsed) */
+	int data_disk;         /* kiln.data=disk: DATA must be a disk's kiln-data (a master's etcd), never a tmpfs */
+	int data_wait;         /* kiln.data_wait=SECONDS (1-3600): how long kiln.data=disk waits for it; default 60 */
 };
+#define DATA_WAIT_DEFAULT 60
 int disable_list_has(const char *list, const char *service); /* LIST as cmdline_parse keeps kiln.disable */
 void cmdline_parse(const char *s, struct cmdline *c);
 
@@ -179,7 +183,10 @@ int data_format_blank(const char *label, char *dev, size_t devlen);
 int early_mounts(void);
 int early_switch_root(const char *label, char **argv);
 int early_root_bind(void);
-int early_data(int format_blank);
+int early_data(const struct cmdline *c);
+/* Why DATA cannot hold what must survive (no disk under kiln.data=disk, read-only after e2fsck), or "": services
+ * with `data = required` then fail with it instead of starting. */
+extern char data_problem[160];
 int early_run(char *const argv[]);
 void block_dev_node(const char *name, const char *path);
 void early_hostname(void);

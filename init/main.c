@@ -65,8 +65,7 @@ static void early_boot(char **argv)
 	}
 	if (root_is_initramfs())
 		early_root_bind();
-	early_data(c.data_format_blank);
-	watchdog_tick(now_ms()); /* e2fsck of DATA may have taken a while */
+	early_data(&c);
 	if (c.root[0])
 		trial_boot_check(); /* booted from a disk slot: the upgrade state on BOOT */
 	trial_begin(c.trial);

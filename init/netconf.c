@@ -11,12 +11,14 @@
 
 static void disable_parse(const char *v, char *out, size_t len);
 static int trial_seconds(const char *v);
+static int bounded_seconds(const char *v, int max);
 
 void cmdline_parse(const char *s, struct cmdline *c)
 {
 	char buf[4096], *w[256];
 	int n;
 	memset(c, 0, sizeof *c);
+	c->data_wait = DATA_WAIT_DEFAULT;
 	snprintf(buf, sizeof buf, "%s", s);
 	n = split_args(buf, w, 256);
 	for (int i = 0; i < n; i++) {
@@ -30,6 +32,10 @@ void cmdline_parse(const char *s, struct cmdline *c)
 			c->data_format_blank = 1;
 		else if (!strncmp(w[i], "kiln.trial=", 11))
 			c->trial = trial_seconds(w[i] + 11);
+		else if (!strcmp(w[i], "kiln.data=disk"))
+			c->data_disk = 1;
+		else if (!strncmp(w[i], "kiln.data_wait=", 15))
+			c->data_wait = bounded_seconds(w[i] + 15, 3600) ? bounded_seconds(w[i] + 15, 3600) : DATA_WAIT_DEFAULT;
 		else if (!strncmp(w[i], "kiln.disable=", 13))
 			disable_parse(w[i] + 13, c->disable, sizeof c->disable);
 	}
@@ -39,11 +45,17 @@ void cmdline_parse(const char *s, struct cmdline *c)
  * int cannot wrap to a short deadline. Anything else is not a trial. */
 static int trial_seconds(const char *v)
 {
+	return bounded_seconds(v, 86400);
+}
+
+/* SECONDS from 1 to MAX, digits only (nothing past an int's range can wrap); 0 for anything else. */
+static int bounded_seconds(const char *v, int max)
+{
 	long n = 0;
 	if (!*v || strlen(v) > 6 || strspn(v, "0123456789") != strlen(v))
 		return 0;
 	n = strtol(v, NULL, 10);
-	return n >= 1 && n <= 86400 ? (int)n : 0;
+	return n >= 1 && n <= max ? (int)n : 0;
 }
 
 /* kiln.disable=a,b: kept as ",a,b," so a lookup is one strstr. A list with anything but service-name characters,

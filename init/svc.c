@@ -150,6 +150,11 @@ static void svc_start(struct svc *s, int64_t now)
 		s->state = ST_DISABLED;
 		return;
 	}
+	if (s->d.data_required && data_problem[0]) {
+		snprintf(s->reason, sizeof s->reason, "not started: it keeps its data on DATA, and %s", data_problem);
+		give_up(s);
+		return;
+	}
 	s->reason[0] = '\0';
 	s->last_line[0] = '\0';
 	s->last_error[0] = '\0';

@@ -263,6 +263,10 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 		else
 			return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
 		return (d->cond_path[d->nconds++] = strdup(p)) ? 0 : -1;
+	} else if (!strcmp(k, "data")) {
+		if (strcmp(v, "required"))
+			return fail(err, errlen, line, "data '%s': the only value is required", v);
+		d->data_required = 1;
 	} else if (!strcmp(k, "tty")) {
 		free(d->tty);
 		return (d->tty = strdup(v)) ? 0 : -1;

@@ -31,12 +31,20 @@ bench_pxe() {
 		i=$((i + 1))
 		role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC) addr=$(machine_field "$m" ADDRESS)
 		cat "$KILN_OUT/$role/initramfs.cpio.gz" "$x/machines/$m/identity.cpio.gz" > "$x/$m.initrd"
+		# The master keeps etcd on a disk (kiln.data=disk in its entry): each boot gets a blank one to make DATA on,
+		# and the direct boot the same command line.
+		disk= append=
+		if [ "$role" = master ]; then
+			disk="--data $x/$m-disk.img" append=$(sed -n 's/^  APPEND .*quiet //p' "$x/tree/pxelinux.cfg/01-$(echo "$mac" | tr : -)")
+			rm -f "$x/$m-disk.img"; truncate -s 512M "$x/$m-disk.img"
+		fi
 		s=$(now)
-		VM_NETNS=$ns vm_start "direct-$m" --mem 768 --mac "$mac" --tap "tap$i" "$KILN_OUT/$role/vmlinuz" "$x/$m.initrd"
+		VM_NETNS=$ns vm_start "direct-$m" --mem 768 --mac "$mac" --tap "tap$i" $disk --append "$append" "$KILN_OUT/$role/vmlinuz" "$x/$m.initrd"
 		vm_wait "direct-$m" 'kiln: ready:' 180 && direct=$(secs "$s" "$(now)") || direct=
 		vm_kill "direct-$m"
+		[ -z "$disk" ] || { rm -f "$x/$m-disk.img"; truncate -s 512M "$x/$m-disk.img"; }
 		s=$(now)
-		VM_NETNS=$ns vm_start "pxe-$m" --mem 768 --mac "$mac" --tap "tap$i" --pxe "$x/tree"
+		VM_NETNS=$ns vm_start "pxe-$m" --mem 768 --mac "$mac" --tap "tap$i" $disk --pxe "$x/tree"
 		vm_wait "pxe-$m" 'kiln: ready:' 180 && pxe=$(secs "$s" "$(now)") || pxe=
 		vm_kill "pxe-$m"
 		bytes=0 shared=0 own=0

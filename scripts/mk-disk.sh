@@ -40,6 +40,9 @@ fixed_uuid() {
 	printf '%s' "kiln:$role:$1" | sha256sum | sed 's/^\(.\{8\}\)\(.\{4\}\).\(.\{3\}\).\(.\{3\}\)\(.\{12\}\).*/\1-\2-4\3-a\4-\5/'
 }
 
+# A master keeps etcd on DATA: its boot waits for it and never runs etcd from RAM (kiln.data=disk).
+data_arg=
+[ "$role" = master ] && data_arg=" kiln.data=disk"
 syslinux_cfg() {
 	cat <<-EOF
 	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot (syslinux's
@@ -51,11 +54,11 @@ syslinux_cfg() {
 	LABEL a
 	  KERNEL /vmlinuz-a
 	  INITRD /initrd-a.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-a
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-a$data_arg
 	LABEL b
 	  KERNEL /vmlinuz-b
 	  INITRD /initrd-b.gz
-	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-b
+	  APPEND console=tty0 console=ttyS0,115200 quiet panic=10 kiln.root=kiln-sys-b$data_arg
 	EOF
 }
 

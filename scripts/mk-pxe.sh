@@ -84,6 +84,9 @@ EOF
 
 append="console=tty0 console=ttyS0,115200 quiet"
 [ "${IMAGE_DATA_FORMAT_BLANK:-no}" = yes ] && append="$append kiln.data_format_blank"
+# A master keeps etcd on a disk: it waits for its DATA and never runs etcd from RAM (unless image.diskless_masters).
+master_append=$append
+[ "${IMAGE_DISKLESS_MASTERS:-no}" = yes ] || master_append="$append kiln.data=disk kiln.data_wait=${IMAGE_DATA_WAIT:-60}"
 dhcp_hosts= n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))
@@ -99,7 +102,7 @@ for m in $MASTERS $NODES; do
 		LABEL kiln
 		  KERNEL kiln/$role/vmlinuz
 		  INITRD kiln/$role/initramfs.cpio.gz,kiln/machines/$m.cpio.gz
-		  APPEND $append
+		  APPEND $([ "$role" = master ] && echo "$master_append" || echo "$append")
 	EOF
 	dhcp_hosts="${dhcp_hosts}dhcp-host=$mac,$addr,$m
 "

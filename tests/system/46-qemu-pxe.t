@@ -1,7 +1,8 @@
 #!/bin/sh
 # 46-qemu-pxe.t: PXE boot of tests/clusters/pxe.yaml (master p1, node p2, data_format_blank: true) from the tree
 # mk-pxe.sh writes. First through QEMU's own DHCP and TFTP (user networking, restrict=on): each machine, by its MAC,
-# gets its role and identity and reaches ready, diskless on tmpfs. Then through dnsmasq with the tree's dnsmasq.conf,
+# gets its role and identity; the master, told to keep etcd on a disk (kiln.data=disk), waits 5 s for one and,
+# diskless, does not start etcd; the node reaches ready on tmpfs. Then through dnsmasq with the tree's dnsmasq.conf,
 # serving DHCP and TFTP on a bridge inside a network namespace this test creates and deletes: p1 with a blank disk
 # makes its DATA partition and keeps etcd's data across a reboot into the tree again; p2 boots; an unknown MAC
 # reaches the halt message and is served no identity; HTTP boot (lpxelinux) of the same tree. One VM at a time.
@@ -30,9 +31,10 @@ P=$T/tree
 cfg=$P/pxelinux.cfg
 if grep -qx '  INITRD kiln/master/initramfs.cpio.gz,kiln/machines/p1.cpio.gz' "$cfg/01-52-54-00-00-02-11" &&
 	grep -qx '  INITRD kiln/node/initramfs.cpio.gz,kiln/machines/p2.cpio.gz' "$cfg/01-52-54-00-00-02-21" &&
-	grep -q '^  APPEND .*kiln.data_format_blank' "$cfg/01-52-54-00-00-02-11" &&
+	grep -q '^  APPEND .*kiln.data_format_blank kiln.data=disk kiln.data_wait=5$' "$cfg/01-52-54-00-00-02-11" &&
+	grep -q '^  APPEND .*kiln.data_format_blank$' "$cfg/01-52-54-00-00-02-21" &&
 	[ "$(ls "$cfg")" = "$(printf '01-52-54-00-00-02-11\n01-52-54-00-00-02-21\ndefault')" ]; then
-	ok "pxelinux.cfg: one entry per MAC (role initramfs + identity, kiln.data_format_blank) and a default"
+	ok "pxelinux.cfg: one entry per MAC (role initramfs + identity, kiln.data_format_blank; the master's kiln.data=disk) and a default"
 else not_ok "pxelinux.cfg entries"; diag "$(ls "$cfg"; cat "$cfg"/*)"; fi
 if ! grep -q 'kiln/machines' "$cfg/default" && grep -q 'rdinit=/usr/libexec/kiln-unknown-machine' "$cfg/default"; then
 	ok "the default entry names no identity, only the halting first stage"
@@ -73,9 +75,10 @@ identity_check() { # NAME MACHINE ADDRESS WHERE
 vm_boot_ready u1 "master p1 over QEMU's TFTP (MAC 52:54:00:00:02:11)" 150 --mem 1024 --mac 52:54:00:00:02:11 \
 	--user-net 192.168.0.0/24 --pxe "$P"
 identity_check u1 p1 192.168.0.31 "QEMU TFTP"
-if vm_log u1 | grep -q 'kiln: no data partition, /data is tmpfs' && vm_log u1 | grep -q 'kiln: ready:'; then
-	ok "p1 without a disk: says /data is tmpfs, and is ready (not degraded)"
-else not_ok "p1 diskless on tmpfs, ready"; diag "$(vm_log u1 | grep 'kiln:' | tail)"; fi
+if vm_log u1 | grep -q 'kiln: no data partition, /data is tmpfs: no disk has kiln-data after 5 s (kiln.data=disk)' &&
+	vm_log u1 | grep -q 'kiln: etcd: not started: it keeps its data on DATA' && vm_log u1 | grep -q 'kiln: degraded: .*(failed: .*etcd'; then
+	ok "p1 without a disk: waits 5 s for one, does not start etcd on the tmpfs, degraded: $(vm_log u1 | grep -o 'kiln: degraded:.*')"
+else not_ok "p1 diskless: no etcd on tmpfs"; diag "$(vm_log u1 | grep 'kiln:' | tail)"; fi
 vm_kill u1
 vm_boot_ready u2 "node p2 over QEMU's TFTP (MAC 52:54:00:00:02:21)" 180 --mem 1024 --mac 52:54:00:00:02:21 \
 	--user-net 192.168.0.0/24 --pxe "$P"

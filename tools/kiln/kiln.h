@@ -93,6 +93,8 @@ struct cluster {
 	int console_shell;
 	long boot_mib, slot_mib, data_mib;
 	int data_format_blank; /* a diskless (PXE) machine may make DATA on a disk that is entirely blank */
+	int diskless_masters;  /* masters may keep etcd on a tmpfs (no DATA disk): kiln.data=disk is left out */
+	long data_wait;        /* seconds a master's boot waits for its DATA disk (kiln.data_wait) */
 	/* derived */
 	uint32_t service_ip, dns_ip;
 };

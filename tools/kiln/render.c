@@ -49,7 +49,8 @@ char *cluster_env(const struct cluster *c)
 	buf_printf(&b, "PKI_CA_DAYS=%ld\nPKI_LEAF_DAYS=%ld\n", c->ca_days, c->leaf_days);
 	buf_printf(&b, "IMAGE_CONSOLE_SHELL=%s\nIMAGE_BOOT_MIB=%ld\nIMAGE_SLOT_MIB=%ld\nIMAGE_DATA_MIB=%ld\n",
 		   c->console_shell ? "yes" : "no", c->boot_mib, c->slot_mib, c->data_mib);
-	buf_printf(&b, "IMAGE_DATA_FORMAT_BLANK=%s\n", c->data_format_blank ? "yes" : "no");
+	buf_printf(&b, "IMAGE_DATA_FORMAT_BLANK=%s\nIMAGE_DISKLESS_MASTERS=%s\nIMAGE_DATA_WAIT=%ld\n",
+		   c->data_format_blank ? "yes" : "no", c->diskless_masters ? "yes" : "no", c->data_wait);
 	for (int role = ROLE_MASTER; role <= ROLE_NODE; role++) {
 		buf_printf(&b, "%s=\"", role == ROLE_MASTER ? "MASTERS" : "NODES");
 		for (size_t i = 0, n = 0; i < c->nmachines; i++)

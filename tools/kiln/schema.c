@@ -13,7 +13,7 @@ static const char *const machine_keys[] = {"name", "mac", "address", NULL};
 static const char *const backup_keys[] = {"interval", "keep", "copy_to", NULL};
 static const char *const pki_keys[] = {"ca_days", "leaf_days", NULL};
 static const char *const image_keys[] = {"console_shell", "boot_mib", "slot_mib", "data_mib", "data_format_blank",
-					 NULL};
+					 "diskless_masters", "data_wait", NULL};
 
 static const char *kind_name(const struct ynode *n)
 {
@@ -272,6 +272,8 @@ static void read_options(const struct ynode *root, struct cluster *c, struct dia
 		get_long(n, "slot_mib", "image", 64, 1 << 20, &c->slot_mib, d);
 		get_long(n, "data_mib", "image", 64, 1 << 24, &c->data_mib, d);
 		get_bool(n, "data_format_blank", "image", &c->data_format_blank, d);
+		get_bool(n, "diskless_masters", "image", &c->diskless_masters, d);
+		get_long(n, "data_wait", "image", 1, 3600, &c->data_wait, d);
 	}
 }
 
@@ -282,6 +284,7 @@ static void defaults(struct cluster *c)
 	cidr_parse("10.254.0.0/24", &c->services);
 	cidr_parse("10.200.0.0/16", &c->pods);
 	c->backup_interval = 3600;
+	c->data_wait = 60;
 	c->backup_keep = 24;
 	strcpy(c->backup_copy_to, "next");
 	c->ca_days = 3650;

@@ -31,6 +31,21 @@ static void cmdline(void **state)
 	assert_int_equal(c.data_format_blank, 1);
 	cmdline_parse("kiln.data_format_blank=no kiln.data_format_blankx", &c); /* only the exact word */
 	assert_int_equal(c.data_format_blank, 0);
+	assert_int_equal(c.data_disk, 0);
+	assert_int_equal(c.data_wait, DATA_WAIT_DEFAULT);
+	cmdline_parse("kiln.data=disk kiln.data_wait=5", &c);
+	assert_int_equal(c.data_disk, 1);
+	assert_int_equal(c.data_wait, 5);
+	cmdline_parse("kiln.data=tmpfs kiln.data_wait=3600", &c);
+	assert_int_equal(c.data_disk, 0);
+	assert_int_equal(c.data_wait, 3600);
+	/* out of bounds, not digits, past an int: the default, never a wrapped short wait */
+	static const char *bad_waits[] = {"kiln.data_wait=0", "kiln.data_wait=3601", "kiln.data_wait=-5", "kiln.data_wait=5s",
+					  "kiln.data_wait=4294967297", "kiln.data_wait=", NULL};
+	for (const char **w = bad_waits; *w; w++) {
+		cmdline_parse(*w, &c);
+		assert_int_equal(c.data_wait, DATA_WAIT_DEFAULT);
+	}
 }
 
 static uint32_t le32(const unsigned char *p)

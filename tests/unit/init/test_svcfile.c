@@ -29,7 +29,8 @@ static void full_file(void **state)
 			   "condition = missing /run/kiln/net-static\n"
 			   "condition = exists /usr/bin/etcd\n"
 			   "log_size = 4096\n"
-			   "log_keep = 5\n";
+			   "log_keep = 5\n"
+			   "data = required\n";
 	assert_int_equal(svcdef_parse("etcd", text, &d, err, sizeof err), 0);
 	/* the continuation joins the lines; the trailing comment is gone */
 	assert_non_null(strstr(d.command, "/usr/bin/etcd --name ${HOSTNAME} "));
@@ -37,6 +38,7 @@ static void full_file(void **state)
 	assert_null(strchr(d.command, '#'));
 	assert_null(strchr(d.command, '\\'));
 	assert_string_equal(d.user, "etcd");
+	assert_int_equal(d.data_required, 1);
 	assert_int_equal(d.nrequires, 2);
 	assert_string_equal(d.requires[1], "dns");
 	assert_int_equal(d.ready, READY_EXEC);
@@ -125,6 +127,7 @@ static void malformed(void **state)
 	bad("command = a\ncondition = exists /a\ncondition = exists /b\ncondition = exists /c\ncondition = exists /d\n"
 	    "condition = exists /e\n", "line 6: more than 4 conditions");
 	bad("command = a\nlog_size = 10\n", "log_size");
+	bad("command = a\ndata = disk\n", "data 'disk': the only value is required");
 	bad("command =\n", "line 1: command has no value");
 	bad("command = a\nevery = ${INTERVAL}\n", "not N or ${NAME:-N}");
 	bad("command = a\nevery = ${:-5}\n", "not N or ${NAME:-N}");

@@ -69,6 +69,7 @@ static void derived(void **state)
 	assert_non_null(strstr(v, "\nINFRA_GATEWAY=192.168.0.1\n"));
 	assert_non_null(strstr(v, "\nDNS_IP=10.254.0.10\n"));
 	assert_non_null(strstr(v, "\nIMAGE_DATA_FORMAT_BLANK=no\n")); /* never format a disk unless asked */
+	assert_non_null(strstr(v, "\nIMAGE_DISKLESS_MASTERS=no\nIMAGE_DATA_WAIT=60\n")); /* masters need a disk */
 	free(v);
 	cluster_free(&c);
 }
@@ -84,6 +85,16 @@ static void data_format_blank(void **state)
 	v = cluster_env(&c);
 	assert_non_null(strstr(v, "\nIMAGE_DATA_FORMAT_BLANK=yes\n"));
 	free(v);
+	cluster_free(&c);
+	snprintf(text, sizeof text, "%simage:\n  diskless_masters: true\n  data_wait: 600\n", demo);
+	assert_int_equal(load(text, &c, msg, sizeof msg), 0);
+	v = cluster_env(&c);
+	assert_non_null(strstr(v, "\nIMAGE_DISKLESS_MASTERS=yes\nIMAGE_DATA_WAIT=600\n"));
+	free(v);
+	cluster_free(&c);
+	snprintf(text, sizeof text, "%simage:\n  data_wait: 0\n", demo);
+	assert_int_equal(load(text, &c, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "c.yaml:14: image.data_wait: 0 is out of range (1 to 3600)"));
 	cluster_free(&c);
 	snprintf(text, sizeof text, "%simage:\n  data_format_blank: yes\n", demo);
 	assert_int_equal(load(text, &c, msg, sizeof msg), -1);

@@ -205,6 +205,7 @@ int lookup_groups(const char *user, gid_t primary, gid_t *out, int max);
 
 /* ---- util.c ---- */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void console_nonblock(void); /* PID 1: say() never waits for the console (lines it cannot take are counted) */
 int64_t now_ms(void);
 int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 		cmdline_parse(getenv("KILN_CMDLINE"), &c);
 		memcpy(svc_disabled, c.disable, sizeof svc_disabled);
 	}
+	console_nonblock();
 	std_fds();
 	sfd = signals_fd();
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

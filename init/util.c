@@ -11,7 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One line to init's stderr (the console): messages never interleave mid-line. */
+static unsigned long say_dropped; /* lines the console did not take since the last one it did */
+
+/* One line to init's stderr (the console): messages never interleave mid-line. PID 1's console is non-blocking
+ * (console_nonblock): a line it cannot take now (a serial line held by XOFF, a BMC that stopped reading) is dropped
+ * and counted, and the next line that gets through is preceded by the count. */
 void say(const char *fmt, ...)
 {
 	char buf[1024];
@@ -25,7 +29,25 @@ void say(const char *fmt, ...)
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
-	(void)!write(2, buf, (size_t)n);
+	if (say_dropped) {
+		char d[96];
+		int m = snprintf(d, sizeof d, "kiln: console: %lu messages dropped (the console was not reading)\n",
+				 say_dropped);
+		if (write(2, d, (size_t)m) != m) {
+			say_dropped++;
+			return;
+		}
+		say_dropped = 0;
+	}
+	if (write(2, buf, (size_t)n) != n)
+		say_dropped++;
+}
+
+void console_nonblock(void)
+{
+	int fl = fcntl(2, F_GETFL);
+	if (fl >= 0)
+		fcntl(2, F_SETFL, fl | O_NONBLOCK);
 }
 
 int64_t now_ms(void)

@@ -3,11 +3,12 @@
 # Run 1 (a degraded boot): dependency order by notify fd, a crash loop that starves nobody, restarts with growing
 # delays after kill -9, orphans reaped, a missing binary, a cycle and an unknown requirement reported, initctl,
 # log rotation, SIGTERM stopping services in reverse dependency order. Run 2 (a clean boot): the ready line, a
-# malformed file reported and skipped, exec probes with the service's environment, a chain started in order.
+# malformed file reported and skipped, exec probes with the service's environment, a chain started in order. Run 3:
+# a console that stops reading (a full pipe nobody reads): init goes on supervising, and says how much it dropped.
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 35
+plan 38
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -248,4 +249,33 @@ check "a chain starts in dependency order, with exec probes and env files applie
 sb_stop USR1
 check "SIGUSR1: halt in reverse order (third before second), exit 0" sh -c "
 	[ $SB_RC -eq 0 ] && grep -q '^kiln: halted$' '$SB/console' && [ \"\$(tr '\n' ' ' < '$SB/stopped')\" = 'third second ' ]"
+
+# ---------------------------------------------------------------- run 3: a console that stops reading
+sb_new "$T/3"
+mkfifo "$SB/confifo"
+# the console's reader, stopped at once: the pipe is then filled to the brim before the init starts
+cat "$SB/confifo" > "$SB/console" &
+exec 7<> "$SB/confifo" # held open so the reader never sees an end while the pipe is refilled
+catpid=$!
+kill -STOP "$catpid"
+dd if=/dev/zero of="$SB/confifo" bs=4096 count=64 oflag=nonblock 2>/dev/null
+sb_script flapping "echo 'flapping: failing'; exit 1"
+sb_service flapping "command = $SB/bin/flapping"
+sb_service steady "command = /bin/sleep 1002"
+SB_CONSOLE=$SB/confifo sb_start
+sleep 3
+p1=$(sb_pid steady)
+sb_kill -9 "$p1" 2> /dev/null
+sleep 2
+p2=$(sb_pid steady)
+st=$(sb_ctl status 2>&1)
+if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && echo "$st" | grep -Eq '^flapping +(backoff|starting) +[0-9]+ +[1-9]'; then
+	ok "with the console not reading, init answers initctl, restarts a killed service ($p1 then $p2) and a failing one"
+else not_ok "init goes on while the console does not read"; diag "steady: '$p1' then '$p2'" "$st"; fi
+kill -CONT "$catpid"; exec 7>&-
+i=0; while ! grep -aq 'kiln: console: [0-9]* messages dropped' "$SB/console" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "once the console reads again, it is told how many lines it missed: $(grep -ao 'kiln: console: [0-9]* messages dropped' "$SB/console")" \
+	grep -aEq 'kiln: console: [1-9][0-9]* messages dropped \(the console was not reading\)$' "$SB/console"
+sb_stop TERM
+check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
 done_testing

@@ -1,6 +1,7 @@
 # init-sandbox.sh: run kiln's init as PID 1 of a new PID namespace (unshare -pf), sandboxed (KILN_SANDBOX: no
 # mounts, no reboot), with its folders under a temporary directory (sourced after tap.sh).
 # sb_new DIR: a fresh sandbox; sb_service NAME TEXT; sb_script NAME BODY; sb_start; sb_ctl ARGS; sb_stop SIGNAL.
+# SB_CONSOLE: where the init's console goes instead of $SB/console.
 
 sb_new() {
 	SB=$1
@@ -15,7 +16,7 @@ sb_script() { printf '#!/bin/sh\n%s\n' "$2" > "$SB/bin/$1"; chmod 755 "$SB/bin/$
 sb_start() {
 	SB_START=$(date +%s.%N)
 	KILN_SANDBOX=1 KILN_ETC="$SB/etc" KILN_RUN="$SB/run" KILN_LOG_DIR="$SB/log" \
-		unshare -pf --kill-child --mount-proc "$init" > "$SB/console" 2>&1 &
+		unshare -pf --kill-child --mount-proc "$init" > "${SB_CONSOLE:-$SB/console}" 2>&1 &
 	SB_UPID=$!
 	( sleep "${SB_LIMIT:-60}"; kill -9 "$SB_UPID" ) >/dev/null 2>&1 &
 	SB_WATCHDOG=$!

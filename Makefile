@@ -153,7 +153,7 @@ test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
 	@$(MAKE) -s -C init O=$(BUILD)/init test
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools test; fi
 # The system tests in two lanes side by side (prove -j2, each lane in order; TCG keeps one core busy per virtual
-# CPU, and no test before 60 runs more than one machine at a time for long), then the cluster tests (60, 61: several
+# CPU, and no test before 60 runs more than one machine at a time for long), then the cluster tests (60, 61, 62: several
 # machines, both cores) alone. A lane's failure does not stop the cluster tests; the exit status says either failed.
 SYSTEM_TESTS := $(sort $(wildcard tests/system/*.t))
 CLUSTER_TESTS := $(filter tests/system/6%,$(SYSTEM_TESTS))
@@ -165,7 +165,7 @@ run_system = rc=0; \
 	$(PROVE) $(CLUSTER_TESTS) || rc=1; exit $$rc
 test-system: all ## TAP system tests under prove
 	@export SECRETS=$(SECRETS); $(run_system)
-test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: the cluster test adds the drill and the rolling upgrade)
+test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: the upgrades of the example cluster, its drill and m1 off with Kubernetes)
 	@export KILN_LONG=1; $(run_system)
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
 

@@ -88,8 +88,10 @@ emulation_archive() {
 	# heartbeat, 1 s election) would see leaders vanish under load.
 	printf 'ETCD_HEARTBEAT_INTERVAL=500\nETCD_ELECTION_TIMEOUT=5000\n' > "$t/etc/kiln/emulation/etcd.env"
 	# The same for the control plane's leader elections (15 s lease, 10 s to renew by default): a leader that
-	# misses its renewal under load exits, and the next one has to start over.
-	echo "LEADER_ELECTION_FLAGS=--leader-elect-lease-duration=60s --leader-elect-renew-deadline=40s --leader-elect-retry-period=5s" \
+	# misses its renewal under load exits, and the next one has to start over, listing everything again (with two
+	# apiservers on two emulated cores, a request took up to the apiserver's 60 s handler timeout: a 40 s renewal
+	# deadline set the controller-manager crash-looping on both masters).
+	echo "LEADER_ELECTION_FLAGS=--leader-elect-lease-duration=150s --leader-elect-renew-deadline=120s --leader-elect-retry-period=10s" \
 		> "$t/etc/kiln/emulation/kubernetes.env"
 	[ -z "${CLUSTER_BACKUP_INTERVAL:-}" ] ||
 		echo "BACKUP_INTERVAL=$CLUSTER_BACKUP_INTERVAL" > "$t/etc/kiln/emulation/backup.env"

@@ -67,8 +67,15 @@ kube=
 grep -q '^kube-apiserver present' "$KILN_OUT/master/components.txt" 2>/dev/null && kube=1
 KC=$(kube_kubectl 2>/dev/null) || kube=
 kc() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$rendered/admin.kubeconfig" --request-timeout=30s "$@"; }
-# kc_any ARGS: through the first master whose apiserver answers
-kc_any() { for m in $MASTERS; do kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@" && return 0; done; return 1; }
+# kc_any ARGS: through the first master whose apiserver answers; its answer alone (an error from the server, such as
+# NotFound, is an answer), else the last master's error
+kc_any() {
+	for m in $MASTERS; do
+		kout=$(kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@" 2>&1) && { echo "$kout"; return 0; }
+		case $kout in *"Error from server"*) echo "$kout"; return 1 ;; esac
+	done
+	echo "$kout"; return 1
+}
 
 # 1. 1000 keys.
 if put_keys /drill/before/k 1 1000 && [ "$(count /drill/before/)" = 1000 ]; then step_ok "1000 keys written ($(elapsed))"

@@ -18,38 +18,16 @@ export CLUSTER_RUN=$T/run CLUSTER_NETNS=kiln-kube-$$ CLUSTER_TIMEOUT=${CLUSTER_T
 export CLUSTER_BOOT=initramfs CLUSTER_MEM=${CLUSTER_MEM:-1536} CLUSTER_SMP_FOR=m1=2
 VM_DIR=$CLUSTER_RUN
 . "$TOP/scripts/vm.sh"
-cleanup() {
-	[ -z "${www_pid:-}" ] || kill "$www_pid" 2>/dev/null
-	KILN_OUT=$T/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1
-	ip netns del "$CLUSTER_NETNS" 2>/dev/null
-	[ -n "${KEEP_VM_DIR:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 2' INT TERM
+. tests/system/lib/kube-tree.sh
 
 # This cluster's own output tree: its render and identity archives, the role images make built.
-R=$T/out/cluster
-mkdir -p "$T/out/machines" "$CLUSTER_RUN/www"
-"$KILN_BUILD/tools/kiln" render tests/clusters/kube.yaml --out "$R" --pki "$T/pki" --rootfs rootfs > "$T/render.log" 2>&1 ||
-	bail "cannot render tests/clusters/kube.yaml: $(tail -n 1 "$T/render.log")"
-. "$R/cluster.env"
-for m in $MASTERS $NODES; do
-	mkdir -p "$T/out/machines/$m"
-	scripts/mk-identity.sh "$R/machines/$m/identity" "$T/out/machines/$m/identity.cpio.gz" > /dev/null || bail "identity of $m"
-done
-ln -s "$KILN_OUT/master" "$T/out/master"
-ln -s "$KILN_OUT/node" "$T/out/node"
+kube_tree tests/clusters/kube.yaml
+mkdir -p "$CLUSTER_RUN/www"
 
 www=$CLUSTER_RUN/www
 . tests/system/lib/kube-prep.sh
 
-if KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$CLUSTER_RUN/up.log" 2>&1; then
-	ok "one master and two nodes ready in $(cat "$CLUSTER_RUN/ready-seconds") s:$(grep -o '[a-z0-9]*: kiln: ready: .*' "$CLUSTER_RUN/up.log" | sed 's/: kiln: ready: [0-9]* services in \([0-9.]*\)s.*/ \1 s;/' | tr '\n' ' ')"
-else
-	not_ok "the cluster comes up"; diag "$(tail -n 20 "$CLUSTER_RUN/up.log")"
-	for m in $MASTERS $NODES; do diag "== $m" "$(tr -d '\r' < "$CLUSTER_RUN/$m/console.log" | tail -n 8)"; done
-	bail "no cluster"
-fi
+kube_up "one master and two nodes"
 ip netns exec "$CLUSTER_NETNS" "$KILN_CACHE/busybox/busybox" httpd -f -p "$host:8081" -h "$www" &
 www_pid=$!
 

@@ -7,22 +7,8 @@
 # Ready with their OS image, a Deployment spread over both nodes, exec and pod-to-pod traffic, logs, a ClusterIP
 # Service, the kube-dns Endpoints, the cluster DNS, a pod's service-account token, Secrets encrypted at rest in etcd
 # and in a backup, the Node authorizer, every listening socket in the README's table (14).
-# It leaves kube (1 when they ran), kc, kc_at, until_ok, kube_skip, img for the caller.
-# a machine's field of cluster.env (lib.sh's, in a subshell: lib.sh sets -eu)
-machine_field() { (. scripts/lib.sh; machine_field "$@"); }
-kube=
-[ -f "$KILN_OUT/master/components.txt" ] && [ -z "$missing" ] && kube=1
-kube_why="the images lack$missing (put the official binaries in components/ or let make build v1.20.2)"
-[ -z "${kube_off:-}" ] || { kube= kube_why=$kube_off; }
-nkm=$(echo $kube_masters | wc -w)
-KC=$(. scripts/lib.sh; kube_kubectl)
-kc() { ip netns exec "$CLUSTER_NETNS" "$KC" --kubeconfig "$R/admin.kubeconfig" --request-timeout=30s "$@"; }
-kc_at() { m=$1; shift; kc --server "https://$(machine_field "$m" ADDRESS):6443" "$@"; }
-# until_ok SECONDS CMD...: run CMD every 5 s until it succeeds
-until_ok() { u_end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%s)" -lt "$u_end" ] || return 1; sleep 5; done; }
-kube_skip() { skip "$1: $kube_why"; }
-img=docker.io/kiln/busybox:test
-oci=/data/kiln-test/busybox.oci.tar
+# What they share with 62-kube-ha.t is in kube-lib.sh, which this sources.
+. tests/system/lib/kube-lib.sh
 if [ -n "$kube" ]; then
 	out=$(for m in $kube_masters; do printf '%s: %s\n' "$m" "$(kc_at "$m" get --raw=/readyz 2>&1 | tail -n 1)"; done)
 	if [ "$(echo "$out" | grep -c ': ok$')" = "$nkm" ]; then ok "every apiserver answers /readyz ok: $(echo "$out" | tr '\n' ' ')"
@@ -38,21 +24,11 @@ if [ -n "$kube" ]; then
 	}
 	if out=$(until_ok 120 leases_ok 2>&1); then ok "one active controller-manager and scheduler by leader election, every master with the control plane ($kube_masters) runs both: $(echo "$out" | tr '\n' ' ')"
 	else not_ok "leader election of the controller-manager and the scheduler"; diag "$out"; fi
-	v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/node/etc/kiln/release")
-	nodes_ready() {
-		[ "$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}:{.status.conditions[?(@.type=="Ready")].status}:{.status.nodeInfo.osImage}:{.status.nodeInfo.kubeletVersion}{"\n"}{end}' |
-			grep -c "^n[12]:True:kiln $v1 (node):$KUBERNETES_VERSION\$")" = 2 ]
-	}
 	if until_ok 300 nodes_ready; then ok "both nodes Ready, OS image 'kiln $v1 (node)', kubelet $KUBERNETES_VERSION"
 	else not_ok "both nodes Ready with their OS image named"; diag "$(kc get nodes -o wide 2>&1)"; fi
 
 	# Two replicas of a local image (imported on each node: nodes pull nothing), one per node, and a Service.
-	imports=
-	for n in $NODES; do
-		vm_run "$n" "mkdir -p /data/kiln-test && wget -q -O $oci http://$host:8081/busybox.oci.tar && ctr -n k8s.io images import $oci" 180 > /dev/null &
-		imports="$imports $!"
-	done
-	wait $imports # both nodes at once (not the test's HTTP server, also in the background)
+	import_image $NODES
 	kc apply -f - > "$CLUSTER_RUN/web.log" 2>&1 <<-EOF
 	apiVersion: apps/v1
 	kind: Deployment

@@ -1,0 +1,93 @@
+#!/bin/sh
+# 62-kube-ha.t (make test-long): Kubernetes with a master lost, on tests/clusters/ha.yaml (three masters, one node;
+# its own PKI, rendered here), booted by scripts/cluster.sh in QEMU from the role images make built: m1 and m2 run
+# etcd and the control plane, m3 etcd alone (kiln.disable=kube-apiserver: three etcd members, so that one master may
+# be lost, and two apiservers, what two emulated cores hold), n1 reaches the API through apiproxy. Checked: both
+# apiservers ready, the node Ready; the etcd disaster drill (scripts/drill.sh, what `make drill` runs): 1000 keys
+# and a Deployment, a backup copied to the next master, every member's data destroyed, the whole cluster restored
+# with kiln-restore (the Deployment made before the backup is back, one made after it is not), one member rebuilt
+# from its peers; then the node Ready again through the restored control plane. Last, m1 is powered off: the node
+# stays Ready through apiproxy, kubectl works through m2, the controller-manager and scheduler lead from m2, and a
+# new pod is scheduled and runs.
+# Under make test every result is reported skipped (four machines with two apiservers and the drill take about
+# 20 minutes under emulation: 61-kube.t checks Kubernetes on one master and two nodes there).
+. tests/system/lib/tap.sh
+KILN_TOP=$TOP
+drill_steps=19
+plan $((drill_steps + 7))
+if [ -z "${KILN_LONG:-}" ]; then
+	for c in "four machines ready" "both apiservers ready" "the node Ready" $(seq -f 'drill_step_%g' 1 $drill_steps) \
+		"the nodes Ready after the restore" "m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs"; do
+		skip "$c: under make test-long (KILN_LONG=1), for make test's time"
+	done
+	exit 0
+fi
+[ -f "$KILN_OUT/master/initramfs.cpio.gz" ] && [ -f "$KILN_OUT/node/initramfs.cpio.gz" ] || bail "no images built: run 'make' first"
+[ "$(id -u)" = 0 ] || bail "a cluster needs root (network namespace, taps)"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-ha.XXXXXX")
+export CLUSTER_RUN=$T/run
+export CLUSTER_NETNS=kiln-ha-$$ CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
+export CLUSTER_BOOT=initramfs CLUSTER_MEM=${CLUSTER_MEM:-1536}
+export CLUSTER_APPEND_FOR="m3=kiln.disable=kube-apiserver"
+kube_masters="m1 m2" kube_off=
+VM_DIR=$CLUSTER_RUN
+. "$TOP/scripts/vm.sh"
+. tests/system/lib/kube-tree.sh
+
+# This cluster's own output tree: its render and identity archives, the role images make built (drill.sh and
+# cluster.sh read it as KILN_OUT).
+kube_tree tests/clusters/ha.yaml
+mkdir -p "$CLUSTER_RUN/www"
+www=$CLUSTER_RUN/www
+. tests/system/lib/kube-prep.sh
+. tests/system/lib/kube-lib.sh
+[ -n "$kube" ] || bail "no Kubernetes to check: $kube_why"
+
+kube_up "four machines"
+ip netns exec "$CLUSTER_NETNS" "$KILN_CACHE/busybox/busybox" httpd -f -p "$host:8081" -h "$www" &
+www_pid=$!
+
+readyz() { for m in $kube_masters; do printf '%s: %s\n' "$m" "$(kc_at "$m" get --raw=/readyz 2>&1 | tail -n 1)"; done; }
+both_ready() { [ "$(readyz | grep -c ': ok$')" = 2 ]; }
+if until_ok 300 both_ready; then ok "both apiservers answer /readyz ok (m1, m2); m3 runs etcd alone"
+else not_ok "both apiservers are ready"; diag "$(readyz)"; fi
+if until_ok 300 nodes_ready; then ok "$NODES Ready, OS image 'kiln $v1 (node)', kubelet $KUBERNETES_VERSION"
+else not_ok "$NODES Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
+import_image $NODES # for the pod made with m1 off
+
+# The drill: each of its steps is one result here; a drill that stops early fails the steps it never reached.
+KILN_OUT=$T/out sh scripts/drill.sh run "$R" > "$CLUSTER_RUN/drill.log" 2>&1
+n=0
+while IFS= read -r line; do
+	case $line in
+	"drill: ok: "*) ok "drill: ${line#drill: ok: }"; n=$((n + 1)) ;;
+	"drill: FAILED: "*) not_ok "drill: ${line#drill: FAILED: }"; n=$((n + 1)) ;;
+	esac
+done < "$CLUSTER_RUN/drill.log"
+[ "$n" = "$drill_steps" ] || { diag "$(cat "$CLUSTER_RUN/drill.log")"; for m in $MASTERS; do diag "== $m" "$(vm_log "$m" | tail -n 10)"; done; }
+while [ "$n" -lt "$drill_steps" ]; do not_ok "drill: a step it never reached ($(tail -n 1 "$CLUSTER_RUN/drill.log"))"; n=$((n + 1)); done
+
+t=$(date +%s)
+if until_ok 420 nodes_ready $kube_masters; then ok "after the restore $NODES Ready again ($(($(date +%s) - t)) s after the drill)"
+else not_ok "the nodes Ready after the restore"; diag "$(kc_at m2 get nodes -o wide 2>&1)" "$(readyz)"; fi
+
+# m1 powered off: the node reaches m2 through apiproxy (m1 stays off).
+vm_send m1 "initctl poweroff"
+vm_wait_exit m1 120 > /dev/null 2>&1 || kill "$(cat "$CLUSTER_RUN/m1/qemu.pid")" 2>/dev/null
+off=$(date +%s)
+sleep 50 # longer than the controller-manager's 40 s grace before it marks a silent node NotReady
+leaders() { for l in kube-controller-manager kube-scheduler; do h=$(kc_at m2 -n kube-system get lease "$l" -o jsonpath='{.spec.holderIdentity}' 2>&1); printf '%s %s; ' "$l" "${h%%_*}"; done; }
+# Ready through the outage: the nodes whose Ready condition is True and has not changed since before m1 went off.
+still_ready() {
+	kc_at m2 get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\n"}{end}' |
+		while read -r name st since; do
+			[ "$st" = True ] && [ "$(date -d "$since" +%s 2>/dev/null || echo "$off")" -lt "$off" ] && echo "$name"
+		done | sort | tr '\n' ' '
+}
+if [ "$(still_ready)" = "$(echo $NODES | tr ' ' '\n' | sort | tr '\n' ' ')" ]; then ok "m1 powered off for $(($(date +%s) - off)) s: $NODES stayed Ready throughout, kubectl through m2 works; leaders: $(leaders)"
+else not_ok "with m1 off the node stays Ready"; diag "$(kc_at m2 get nodes 2>&1)" "$(vm_run n1 'tail -n 5 /data/log/apiproxy.log' 20)"; fi
+kc_at m2 run after-m1 --image="$img" --image-pull-policy=Never --restart=Never --command -- sh -c 'echo up; sleep 600' > /dev/null 2>&1
+running_pod() { [ "$(kc_at m2 get pod after-m1 -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]; }
+if until_ok 300 running_pod; then ok "with m1 off a new pod is scheduled and runs: $(kc_at m2 get pod after-m1 -o jsonpath='{.spec.nodeName} {.status.podIP}') ($(($(date +%s) - off)) s after m1 went off; leaders: $(leaders))"
+else not_ok "with m1 off a new pod is scheduled and runs"; diag "$(kc_at m2 describe pod after-m1 2>&1 | tail -n 15)" "$(leaders)"; fi
+done_testing

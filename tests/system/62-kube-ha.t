@@ -14,7 +14,7 @@
 . tests/system/lib/tap.sh
 KILN_TOP=$TOP
 drill_steps=19
-plan $((drill_steps + 7))
+plan $((drill_steps + 6))
 if [ -z "${KILN_LONG:-}" ]; then
 	for c in "four machines ready" "both apiservers ready" "the node Ready" $(seq -f 'drill_step_%g' 1 $drill_steps) \
 		"the nodes Ready after the restore" "m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs"; do

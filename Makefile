@@ -85,11 +85,14 @@ $(OUT)/$(1)/initramfs.cpio.gz: $(BUILD)/stage/$(1).origins $$(S)/mk-initramfs.sh
 $(OUT)/$(1)/disk.img: $(BUILD)/stage/$(1).origins $(BUILD)/boot.cpio.gz $$(S)/mk-disk.sh
 	@$$(S)/mk-disk.sh --system $(OUT)/$(1)/system.img $(1) $$@
 $(OUT)/$(1)/system.img: $(OUT)/$(1)/disk.img
+# The upgrade image's signature, by the cluster's image key (kiln-upgrade refuses an image without a good one).
+$(OUT)/$(1)/system.img.sig: $(OUT)/$(1)/system.img $(S)/sign-image.sh
+	@$$(S)/sign-image.sh $$(SECRETS)/image-signing.key $$< && echo "sign-image.sh: $(1): $$@"
 $(OUT)/$(1)/manifest.txt: $(BUILD)/stage/$(1).origins $$(S)/manifest.sh
 	@$$(S)/manifest.sh $(BUILD)/stage/$(1) $$< $$@
 $(OUT)/$(1)/components.txt: $(BUILD)/stage/$(1).origins
 	@mkdir -p $$(@D) && cp $(BUILD)/stage/$(1)/etc/kiln/components $$@.tmp && mv $$@.tmp $$@
-$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/system.img $(OUT)/$(1)/manifest.txt $(OUT)/$(1)/components.txt
+$(1): $(OUT)/$(1)/vmlinuz $(OUT)/$(1)/initramfs.cpio.gz $(OUT)/$(1)/disk.img $(OUT)/$(1)/system.img $(OUT)/$(1)/system.img.sig $(OUT)/$(1)/manifest.txt $(OUT)/$(1)/components.txt
 endef
 $(foreach r,$(ROLES),$(eval $(call role_rules,$(r))))
 
@@ -173,7 +176,7 @@ fuzz: $(DEPS_STAMP) ## a long libFuzzer run of the cluster-file parser (FUZZ_SEC
 	@$(MAKE) -s -C tools O=$(BUILD)/tools fuzz
 
 bench: images tools ## boot and build benchmarks, printed as ratios
-	@$(S)/bench.sh
+	@SECRETS=$(SECRETS) $(S)/bench.sh
 
 repro: images ## build again into a second tree and compare every output byte for byte
 	@$(S)/repro.sh

@@ -22,7 +22,8 @@ w=$(mktemp -d "${TMPDIR:-/tmp}/kiln-audit.XXXXXX")
 trap 'rm -rf "$w"' EXIT
 
 # The PKI table: which key may be where, and whose it is there. "host" keys never leave the build host;
-# "master"/"node" keys go to every machine of that role; "self" keys only to the machine they were issued to.
+# "master"/"node" keys go to every machine of that role (image-signing signs system images on the build host: only its
+# public half is in the images); "self" keys only to the machine they were issued to.
 # The cluster DNS's client identity (system:coredns, on the masters, where the cluster DNS runs, user dns) is kiln's
 # addition.
 pki_table() {
@@ -30,6 +31,7 @@ pki_table() {
 	kubernetes-ca            master 201
 	etcd-ca                  host   -
 	admin                    host   -
+	image-signing            host   -
 	apiserver-kubelet-client master 201
 	apiserver-etcd-client    master 201
 	controller-manager       master 201

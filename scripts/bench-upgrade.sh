@@ -14,9 +14,9 @@ mkdir -p "$b/media"
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }
 cp --sparse=always "$KILN_OUT/master/disk.img" "$b/disk.img" && cp --sparse=always "$KILN_OUT/master/system.img" "$b/media/" &&
-	printf 'KILN_ROLE=master\nKILN_VERSION=bench-next\n' > "$b/release" &&
+	sed 's/^KILN_VERSION=.*/KILN_VERSION=bench-next/' "$KILN_BUILD/stage/master/etc/kiln/release" > "$b/release" &&
 	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n' "$b/release" | debugfs -w -f - "$b/media/system.img" > /dev/null 2>&1 &&
-	(cd "$b/media" && sha256sum system.img > system.img.sha256) &&
+	sh "$KILN_TOP/scripts/sign-image.sh" "${SECRETS:-$KILN_TOP/secrets/cluster}/image-signing.key" "$b/media/system.img" > /dev/null &&
 	mke2fs -q -F -t ext4 -d "$b/media" "$b/media.img" 300M > /dev/null || die "bench: cannot prepare the upgrade media"
 args="--mem 768 --disk $b/disk.img --persist --data $b/media.img"
 vm_start b1 $args

@@ -2,10 +2,10 @@
 # serve.sh [--addr [IP:]PORT] [--dir DIR]: each role's upgrade image over HTTP, for
 # `initctl upgrade http://HOST:PORT/<role>/system.img` on the machines (`make serve`).
 #
-# Only the upgrade images are served: a folder of links <role>/system.img and <role>/system.img.sha256 to
+# Only the upgrade images are served: a folder of links <role>/system.img and <role>/system.img.sig to
 # out/<role>/ (or to DIR/<role>/, a folder laid out the same way), so identities and secrets under out/ never are.
 # The links follow the build: a rebuild while serving serves the new image; a machine that fetches an image and
-# the sha256 of another build refuses it. busybox httpd (kiln's own musl build) runs in the foreground until
+# the signature of another build refuses it (plain HTTP is enough: the machine checks the cluster's signature). busybox httpd (kiln's own musl build) runs in the foreground until
 # stopped; --addr defaults to every address, port 8080 (give the build host's address on the cluster's network).
 . "$(dirname "$0")/lib.sh"
 
@@ -28,10 +28,10 @@ roles=
 for img in "$dir"/*/system.img; do
 	[ -f "$img" ] || continue
 	r=$(basename "$(dirname "$img")")
-	[ -f "$img.sha256" ] || die "$img.sha256: missing (the build writes it beside the image)"
+	[ -f "$img.sig" ] || die "$img.sig: missing (the build signs the image beside it)"
 	mkdir -p "$root/$r"
 	ln -s "$img" "$root/$r/system.img"
-	ln -s "$img.sha256" "$root/$r/system.img.sha256"
+	ln -s "$img.sig" "$root/$r/system.img.sig"
 	roles="$roles $r"
 done
 [ -n "$roles" ] || die "no <role>/system.img under $dir (run 'make')"

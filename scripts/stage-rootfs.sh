@@ -100,7 +100,7 @@ elf_needs() {
 
 install_binaries() {
 	: > "$st.hostfiles"
-	todo=$(conf_list "$conf" binaries)
+	todo="$(conf_list "$conf" binaries) $trust_libs"
 	seen=" "
 	while [ -n "$todo" ]; do
 		next=
@@ -203,11 +203,15 @@ install_overlay() {
 	done
 }
 
+# KILN_SERIAL orders versions (kiln-upgrade refuses an older one unless asked): the commits up to this one.
 write_release() {
 	v=${KILN_VERSION:-$(git -C "$KILN_TOP" describe --always --dirty 2>/dev/null || echo unknown)}
+	serial=${KILN_SERIAL:-$(git -C "$KILN_TOP" rev-list --count HEAD 2>/dev/null || echo 0)}
 	{
 		echo "KILN_ROLE=$role"
 		echo "KILN_VERSION=$v"
+		echo "KILN_SERIAL=$serial"
+		echo "KILN_CLUSTER=$cluster"
 		echo "KILN_KERNEL=$release"
 	} > "$st/etc/kiln/release"
 	origin /etc/kiln/release "build:scripts/stage-rootfs.sh"
@@ -255,6 +259,20 @@ finish() {
 	mv "$st" "$final"
 }
 
+# Upgrades trust one key: kiln-verify and the public half of the cluster's image key (kiln render copies it to
+# out/cluster/image-signing.pub; its private half stays in the PKI folder and signs out/<role>/system.img.sig).
+# kiln-upgrade writes only an image signed by it, for this role and cluster. Not in the first stage.
+trust_libs= cluster=
+image_trust() {
+	env=$KILN_OUT/cluster/cluster.env pub=$KILN_OUT/cluster/image-signing.pub verify=$KILN_BUILD/tools/kiln-verify
+	for f in "$env" "$pub" "$verify"; do [ -f "$f" ] || die "missing $f: run 'make' (the kiln tool and kiln render) first"; done
+	cluster=$(sed -n 's/^CLUSTER_NAME=//p' "$env")
+	[ -n "$cluster" ] || die "$env names no cluster"
+	cp "$pub" "$st/etc/kiln/image-signing.pub"; origin /etc/kiln/image-signing.pub "render:out/cluster/image-signing.pub"
+	cp "$verify" "$st/usr/sbin/kiln-verify"; origin /usr/sbin/kiln-verify "build:tools/"
+	trust_libs=$(elf_needs "$verify" | tr '\n' ' ')
+}
+
 say "$role: staging in ${final#"$KILN_TOP"/}"
 skeleton
 install_init
@@ -262,6 +280,7 @@ install_busybox
 # The disk's first stage (role boot) carries no services: only its own overlay.
 [ "$role" = boot ] || install_overlay "$KILN_TOP/rootfs"
 install_overlay "$KILN_TOP/images/$role/rootfs"
+[ "$role" = boot ] || image_trust
 install_binaries
 # The Kubernetes components, from the user's components folder (scripts/components.sh).
 "$KILN_TOP/scripts/components.sh" "$role" "$st" "$origins"

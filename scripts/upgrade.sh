@@ -12,7 +12,7 @@
 # The same steps by hand on real machines: README, "Upgrading a cluster".
 #
 # Environment: CLUSTER_RUN, CLUSTER_NETNS (as scripts/cluster.sh has them), UPGRADE_DIR (a folder of
-# <role>/system.img with their .sha256, default out/), UPGRADE_ROLES (default "master node"), UPGRADE_DEADLINE
+# <role>/system.img with their .sig, default out/), UPGRADE_ROLES (default "master node"), UPGRADE_DEADLINE
 # (seconds a trial boot has to become ready, default 300), UPGRADE_TIMEOUT (seconds per machine, default 900),
 # UPGRADE_PORT (default 8080), UPGRADE_MACHINES (only these machines, in the same order). One line a step: `upgrade: ...`; exit 1 at the first failure.
 . "$(dirname "$0")/lib.sh"
@@ -75,7 +75,7 @@ serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null' EXIT
 trap 'exit 2' INT TERM
 i=0
-until ip netns exec "$ns" "$KILN_CACHE/busybox/busybox" wget -q -T 2 -O /dev/null "http://$host:$port/${roles%% *}/system.img.sha256" 2>/dev/null; do
+until ip netns exec "$ns" "$KILN_CACHE/busybox/busybox" wget -q -T 2 -O /dev/null "http://$host:$port/${roles%% *}/system.img.sig" 2>/dev/null; do
 	i=$((i + 1)); [ "$i" -lt 20 ] || fail "the image server did not start: $(tail -n 1 "$VM_DIR/serve.log")"
 	kill -0 "$serve_pid" 2>/dev/null || fail "the image server stopped: $(tail -n 1 "$VM_DIR/serve.log")"
 	sleep 0.5

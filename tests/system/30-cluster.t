@@ -27,10 +27,11 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
 check "kiln render writes the example cluster" render configs/cluster.yaml
 # 2 CAs, 7 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, the
-# service-account key
-check "the PKI folder is 0700 and holds its 21 keys, each 0600" sh -c "
+# service-account key, the image signing key (its public half in out/cluster, the same as the PKI folder's)
+check "the PKI folder is 0700 and holds its 22 keys, each 0600; the image key's public half is rendered" sh -c "
 	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
-	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 21 ] || { echo \$n keys; exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 22 ] || { echo \$n keys; exit 1; }
+	cmp '$P/image-signing.pub' '$O/image-signing.pub' && openssl pkey -pubin -in '$O/image-signing.pub' -noout || exit 1
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
 
 check "the key encrypting Secrets at rest: 32 random bytes in base64, 0600; in each master's encryption-config.yaml (kube's, 0600), in no node's" sh -c "

@@ -5,25 +5,45 @@
 # watchdog its first stage armed for the trial), every key is there and slot A still holds v1. Then v3 (v2 plus a
 # service that never becomes ready) into slot A: its trial boot is degraded, it reboots, and the machine comes back
 # on v2 by itself, `initctl status` saying it rolled back.
-# Bad input (a damaged image, a deadline out of bounds) is refused before any slot is touched. Each QEMU run ends at a reboot (-no-reboot).
+# Bad input (a deadline out of bounds; an image damaged after it was signed, unsigned, signed by another key, signed for
+# the node role, for another cluster, or older than the running system) is refused before any slot is touched, each
+# naming why. Each QEMU run ends at a reboot (-no-reboot).
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 20
+plan 22
 # The deadline is bounded (the trial's 10 to 86400 s) and refused on any machine, before a disk is looked at.
 out=$(for d in 0 9 86401 x; do sh rootfs/usr/sbin/kiln-upgrade install /x --deadline $d 2>&1; echo "rc=$?"; done)
 if [ "$(echo "$out" | grep -c '^rc=1$')" = 4 ] && [ "$(echo "$out" | grep -c 'error: --deadline: ')" = 4 ]; then
 	ok "a deadline of 0, 9 or 86401 s or not a number is refused: $(echo "$out" | head -n 1)"
 else not_ok "out-of-range deadlines are refused"; diag "$out"; fi
 . tests/system/lib/upgrade.sh
+# The build's own signature: kiln-verify (what the images run) takes out/master/system.img.sig with the cluster's
+# public image key, and refuses it with one byte of its manifest changed.
+verify=$KILN_BUILD/tools/kiln-verify pub=$KILN_OUT/cluster/image-signing.pub
+out=$("$verify" "$pub" "$sys.sig" 2>&1; echo "rc=$?"; sed '3s/^cluster ./cluster x/' "$sys.sig" | "$verify" "$pub" - 2>&1; echo "rc=$?")
+if echo "$out" | grep -qx "KILN_IMAGE_SHA256=$(sha256sum < "$sys" | cut -d' ' -f1)" && echo "$out" | grep -qx "KILN_IMAGE_VERSION=$v1" &&
+	echo "$out" | grep -q '^rc=0$' && echo "$out" | grep -q '^kiln-verify: -: the signature does not verify with this key' && echo "$out" | grep -q '^rc=1$'; then
+	ok "the build signed out/master/system.img: kiln-verify takes it (version $v1, its sha256), refuses it with its cluster changed"
+else not_ok "the build's signature verifies, a changed one does not"; diag "$out"; fi
 variant "$T/media/v2" v2-test
 printf 'command = /bin/sleep 100000\nready = tcp 127.0.0.1:9\nready_timeout = 15\nrestart = never\n' > "$T/broken"
 variant "$T/media/v3" v3-broken "write $T/broken /etc/kiln/services/broken"
 mkdir -p "$T/media/bad"
 cp --sparse=always "$T/media/v2/system.img" "$T/media/bad/system.img"
-cp "$T/media/v2/system.img.sha256" "$T/media/bad/"
-printf 'damaged' | dd of="$T/media/bad/system.img" bs=1 seek=$((40 * 1048576)) conv=notrunc status=none
-media_disk 600
+cp "$T/media/v2/system.img.sig" "$T/media/bad/"
+printf 'damaged' | dd of="$T/media/bad/system.img" bs=1 seek=$(($(stat -c %s "$T/media/bad/system.img") / 2)) conv=notrunc status=none
+# Refused by their signatures: none at all, another key's, the node role's, another cluster's, an older serial's.
+mkdir -p "$T/media/unsigned"
+cp --sparse=always "$T/media/v2/system.img" "$T/media/unsigned/"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/foreign.key" 2> /dev/null || bail "openssl genpkey"
+VARIANT_KEY=$T/foreign.key variant "$T/media/foreign" v2-foreign
+VARIANT_SED='s/^KILN_ROLE=.*/KILN_ROLE=node/' variant "$T/media/node" v2-node
+VARIANT_SED='s/^KILN_CLUSTER=.*/KILN_CLUSTER=other/' variant "$T/media/other" v2-other
+serial=$(sed -n 's/^KILN_SERIAL=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
+[ "${serial:-0}" -ge 1 ] || bail "the master image has no KILN_SERIAL above 0 (built outside git?)"
+VARIANT_SED="s/^KILN_SERIAL=.*/KILN_SERIAL=$((serial - 1))/" variant "$T/media/older" v0-older
+media_disk 900
 
 boot() { # NAME DESCRIPTION SECONDS: the disk and the media disk, until ready or degraded
 	vm_boot_ready "$1" "$2" "$3" --mem 768 --disk "$disk" --persist --data "$T/media.img"
@@ -34,9 +54,20 @@ out=$(vm_run u1 "i=0; while [ \$i -lt 100 ]; do etcdctl put /up/k\$i v\$i > /dev
 case $out in *count=100*) ok "100 keys written to etcd under v1" ;; *) not_ok "100 keys written under v1"; diag "$out" ;; esac
 
 out=$(vm_run u1 "initctl upgrade /tmp/media/bad/system.img; echo rc=\$?; cat /run/kiln/upgrade" 120)
-if echo "$out" | grep -q 'does not match .*system.img.sha256: not written' && echo "$out" | grep -q '^rc=1' &&
-	echo "$out" | grep -q "^slot b: version -"; then ok "a damaged image is refused, naming it, and slot B stays empty"
+if echo "$out" | grep -q 'bad/system.img does not match the sha256 its signature says (changed since it was signed): not written' &&
+	echo "$out" | grep -q '^rc=1' && echo "$out" | grep -q "^slot b: version -"; then
+	ok "an image damaged after it was signed is refused, naming it, and slot B stays empty"
 else not_ok "a damaged image is refused"; diag "$out"; fi
+out=$(vm_run u1 "for v in unsigned foreign node other older; do initctl upgrade /tmp/media/\$v/system.img; echo \$v rc=\$?; done 2>&1; cat /run/kiln/upgrade" 180)
+want="unsigned/system.img.sig: missing (the image's signature, which the build writes beside it): an unsigned image is refused
+foreign/system.img.sig: the signature does not verify with this key: signed by another key, or changed since it was signed (checked with this cluster's image key, /etc/kiln/image-signing.pub): not written
+node/system.img is signed as an image for a node, this machine is a master: not written
+other/system.img is signed as an image of cluster 'other', this machine is in cluster '$(sed -n 's/^KILN_CLUSTER=//p' "$KILN_BUILD/stage/master/etc/kiln/release")': not written
+older/system.img is version v0-older (serial $((serial - 1))), older than this system's $v1 (serial $serial): not written (--allow-downgrade installs it anyway)"
+missing=$(echo "$want" | while IFS= read -r w; do echo "$out" | grep -qF "$w" || echo "$w"; done)
+if [ -z "$missing" ] && [ "$(echo "$out" | grep -c ' rc=1$')" = 5 ] && echo "$out" | grep -q "^slot b: version -"; then
+	ok "refused before a byte is written, each saying why: unsigned, another key's, the node role's, another cluster's, older (serial $((serial - 1)) < $serial); slot B stays empty"
+else not_ok "unsigned, foreign, wrong-role, wrong-cluster and older images are refused"; diag "missing: $missing" "$out"; fi
 
 t0=$(date +%s)
 vm_send u1 "initctl upgrade /tmp/media/v2/system.img --deadline 240"

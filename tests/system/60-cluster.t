@@ -122,8 +122,8 @@ fi
 if [ -n "${KILN_LONG:-}" ]; then
 	upgrade_machines="$MASTERS n1" long_nodes=n1
 
-	# Upgrades. v2 of each role: its system image with another /etc/kiln/release; "bad": v2's sha256 beside v2's first
-	# 24 MiB (a download cut short).
+	# Upgrades. v2 of each role: its system image with another /etc/kiln/release, signed with the cluster's image key;
+	# "bad": v2's signature beside v2's first 24 MiB (a download cut short).
 	v2=$CLUSTER_RUN/v2
 	for r in master node; do
 		mkdir -p "$v2/$r"
@@ -131,24 +131,26 @@ if [ -n "${KILN_LONG:-}" ]; then
 		sed 's/^KILN_VERSION=.*/KILN_VERSION=v2-rolling/' "$KILN_BUILD/stage/$r/etc/kiln/release" > "$CLUSTER_RUN/release"
 		printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n' "$CLUSTER_RUN/release" |
 			debugfs -w -f - "$v2/$r/system.img" > "$CLUSTER_RUN/debugfs.log" 2>&1 || bail "debugfs on $v2/$r/system.img"
-		(cd "$v2/$r" && sha256sum system.img > system.img.sha256)
+		sh scripts/sign-image.sh "${SECRETS:-$TOP/secrets/cluster}/image-signing.key" "$v2/$r/system.img" > "$CLUSTER_RUN/sign.log" 2>&1 ||
+			bail "cannot sign $v2/$r/system.img: $(tail -n 1 "$CLUSTER_RUN/sign.log")"
 	done
 	v1=$(sed -n 's/^KILN_VERSION=//p' "$KILN_BUILD/stage/master/etc/kiln/release")
 	mkdir -p "$www/bad"
 	head -c $((24 * 1048576)) "$v2/master/system.img" > "$www/bad/system.img"
-	cp "$v2/master/system.img.sha256" "$www/bad/"
+	cp "$v2/master/system.img.sig" "$www/bad/"
 
 	out=$(vm_run m1 "initctl upgrade http://$host:8081/none/system.img; echo rc=\$?" 60)
-	if echo "$out" | grep -q "kiln-upgrade: error: http://$host:8081/none/system.img.sha256: cannot fetch it" && echo "$out" | grep -q '^rc=1'; then
+	if echo "$out" | grep -q "kiln-upgrade: error: http://$host:8081/none/system.img.sig: cannot fetch it" && echo "$out" | grep -q '^rc=1'; then
 		ok "an upgrade from a URL with nothing there is refused, naming the URL"
 	else not_ok "an upgrade from a missing URL is refused"; diag "$out"; fi
 	out=$(vm_run m1 "initctl upgrade http://$host:8081/bad/system.img > /tmp/up1.log 2>&1 & sleep 2; initctl upgrade http://$host:8081/bad/system.img; echo second=\$?; wait \$!; echo rc=\$?; cat /tmp/up1.log; initctl status | grep -E '^(slot|last)'" 200)
 	if echo "$out" | grep -q 'kiln-upgrade: error: another upgrade is running on this machine' && echo "$out" | grep -q '^second=1'; then
 		ok "a second upgrade while one runs is refused"
 	else not_ok "a second upgrade while one runs is refused"; diag "$out"; fi
-	if echo "$out" | grep -q 'does not read back as .*bad/system.img .*slot b wiped, not armed' && echo "$out" | grep -q '^rc=1' &&
-		echo "$out" | grep -q '^slot b: version -$' && echo "$out" | grep -q '^last upgrade: failed: slot b (/dev/vda3) does not read back'; then
-		ok "a truncated image from a URL is written, read back, refused and wiped: slot B holds no system, initctl status says why"
+	if echo "$out" | grep -q 'bad/system.img: 25165824 bytes downloaded, not the [0-9]* its signature says (changed in transit?): slot b wiped, not armed' &&
+		echo "$out" | grep -q '^rc=1' && echo "$out" | grep -q '^slot b: version -$' &&
+		echo "$out" | grep -q '^last upgrade: failed: http://.*/bad/system.img: 25165824 bytes downloaded'; then
+		ok "a truncated image from a URL (its signature good) is refused once downloaded and wiped: slot B holds no system, initctl status says why"
 	else not_ok "a truncated image from a URL is refused"; diag "$out"; fi
 	out=$(vm_run m1 "sed -n 's/^KILN_VERSION=//p' /etc/kiln/release; initctl status etcd" 20)
 	if echo "$out" | grep -qx "$v1" && echo "$out" | grep -Eq '^etcd +(running|ready)'; then ok "m1 still runs v1 ($v1), etcd running"

@@ -111,6 +111,16 @@ const struct machine *cluster_first_master(const struct cluster *c);
 char *cluster_etcd_initial(const struct cluster *c);
 char *cluster_etcd_servers(const struct cluster *c);
 
+/* ---- system image signatures (imgsig.c: libcrypto; kiln-verify in the images) ---- */
+#define IMGSIG_MAX 4096    /* a whole .sig file, bytes */
+#define IMGSIG_B64_MAX 128 /* the signature line's base64 (a DER ECDSA P-256 signature is at most 72 bytes) */
+struct evp_pkey_st;
+struct imgsig {
+	char role[16], cluster[64], version[65], serial[13], size[16], sha256[65];
+};
+/* BUF (LEN bytes, a whole .sig file) signed by KEY: 0 with S filled, or -1 with WHY. */
+int imgsig_check(const char *buf, size_t len, struct evp_pkey_st *key, struct imgsig *s, char *why, size_t whylen);
+
 /* ---- PKI (pki.c: libcrypto; pkiplan.c: which identities a cluster needs) ---- */
 enum ca_id { CA_NONE = -1, CA_KUBE = 0, CA_ETCD = 1 };
 enum { EKU_SERVER = 1, EKU_CLIENT = 2 };

@@ -104,6 +104,8 @@ int pkiplan_ensure(struct pki *p, const struct cluster *c)
 		rc = pki_ensure_keypair(p, "service-account");
 	if (rc == 0)
 		rc = pki_ensure_secret(p, "encryption");
+	if (rc == 0) /* signs the system images (out/<role>/system.img.sig); its public half is in every image */
+		rc = pki_ensure_keypair(p, "image-signing");
 	pkiplan_free(v, n);
 	return rc;
 }

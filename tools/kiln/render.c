@@ -101,6 +101,23 @@ static int write_admin(const struct cluster *c, const char *tmp, const char *old
 	return rc;
 }
 
+/* The public half of the cluster's image key, which stage-rootfs.sh puts in every system image. */
+static int write_image_key(const char *tmp, const char *olddir, const char *pkidir)
+{
+	char path[PATH_MAX];
+	size_t len;
+	char *pub;
+	int rc;
+	snprintf(path, sizeof path, "%s/image-signing.pub", pkidir);
+	if (!(pub = read_file(path, &len))) {
+		fprintf(stderr, "kiln: render: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	rc = write_text(tmp, olddir, "image-signing.pub", pub, 0644);
+	free(pub);
+	return rc;
+}
+
 static int write_machines(const struct cluster *c, const char *tmp, const char *olddir, const char *pkidir,
 			  const struct owners *o)
 {
@@ -157,7 +174,7 @@ int render(const struct cluster *c, const char *outdir, const char *pkidir, cons
 	if (!env || !dns || !kubelet || mkdir_p(addons, 0755) ||
 	    write_text(tmp, dir, "cluster.env", env, 0644) || write_text(tmp, dir, "addons/coredns.yaml", dns, 0644) ||
 	    write_text(tmp, dir, "addons/apiserver-kubelet.yaml", kubelet, 0644) ||
-	    write_admin(c, tmp, dir, pkidir) ||
+	    write_admin(c, tmp, dir, pkidir) || write_image_key(tmp, dir, pkidir) ||
 	    write_machines(c, tmp, dir, pkidir, o)) {
 		rm_rf(tmp);
 		goto out;

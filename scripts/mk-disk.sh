@@ -47,9 +47,11 @@ syslinux_cfg() {
 	cat <<-EOF
 	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot (syslinux's
 	# boot-once, in ldlinux.sys), and the new system makes itself DEFAULT once ready. A panic reboots in 10 s.
+	# No prompt, and no key at the console brings one up (NOESCAPE): the kernel command line cannot be edited there.
 	SERIAL 0 115200
 	DEFAULT a
 	PROMPT 0
+	NOESCAPE 1
 	TIMEOUT 0
 	LABEL a
 	  KERNEL /vmlinuz-a

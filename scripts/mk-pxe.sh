@@ -68,6 +68,8 @@ set -- $roles
 unknown_kernel=kiln/$1/vmlinuz
 
 # pxelinux speaks on the first serial port too, so a machine with a serial console (and QEMU) shows what it loads.
+# No prompt, no key brings one up (NOESCAPE) and no option typed at the console is taken (ALLOWOPTIONS 0): the
+# kernel command line is the one written here.
 # Unknown MACs boot the small first stage with a script as PID 1 that names the machine and halts; IPAPPEND 2
 # hands it BOOTIF=01-<mac>. It carries no identity at all.
 cat > "$t/pxelinux.cfg/default" <<-EOF
@@ -75,6 +77,8 @@ cat > "$t/pxelinux.cfg/default" <<-EOF
 	SERIAL 0 115200
 	DEFAULT unknown
 	PROMPT 0
+	NOESCAPE 1
+	ALLOWOPTIONS 0
 	LABEL unknown
 	  KERNEL $unknown_kernel
 	  INITRD kiln/boot.cpio.gz
@@ -99,6 +103,8 @@ for m in $MASTERS $NODES; do
 		SERIAL 0 115200
 		DEFAULT kiln
 		PROMPT 0
+		NOESCAPE 1
+		ALLOWOPTIONS 0
 		LABEL kiln
 		  KERNEL kiln/$role/vmlinuz
 		  INITRD kiln/$role/initramfs.cpio.gz,kiln/machines/$m.cpio.gz

@@ -41,9 +41,10 @@ for role in master node; do
 		done
 		off=\$(sfdisk -d '$o/disk.img' | sed -n 's/.*img2 : start= *\\([0-9]*\\),.*/\\1/p')
 		debugfs -R 'stat /usr/sbin/init' \"$o/disk.img?offset=\$((off * 512))\" 2>/dev/null | grep -q 'Type: regular'"
-	check "$role: the boot partition has syslinux, a kernel and the first stage for slot A" sh -c "
+	check "$role: the boot partition has syslinux (no prompt, no escape to one), a kernel and the first stage for slot A" sh -c "
 		mdir -a -i '$o/disk.img@@1M' :: | grep -q 'ldlinux  *sys' &&
 		mtype -i '$o/disk.img@@1M' ::syslinux.cfg | grep -q 'kiln.root=kiln-sys-a' &&
+		mtype -i '$o/disk.img@@1M' ::syslinux.cfg | tr -d '\\r' | grep -qx 'NOESCAPE 1' &&
 		mdir -i '$o/disk.img@@1M' :: | grep -q 'vmlinuz-a' && mdir -i '$o/disk.img@@1M' :: | grep -q 'initrd-a'"
 done
 

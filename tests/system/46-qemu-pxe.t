@@ -33,8 +33,9 @@ if grep -qx '  INITRD kiln/master/initramfs.cpio.gz,kiln/machines/p1.cpio.gz' "$
 	grep -qx '  INITRD kiln/node/initramfs.cpio.gz,kiln/machines/p2.cpio.gz' "$cfg/01-52-54-00-00-02-21" &&
 	grep -q '^  APPEND .*kiln.data_format_blank kiln.data=disk kiln.data_wait=5$' "$cfg/01-52-54-00-00-02-11" &&
 	grep -q '^  APPEND .*kiln.data_format_blank$' "$cfg/01-52-54-00-00-02-21" &&
-	[ "$(ls "$cfg")" = "$(printf '01-52-54-00-00-02-11\n01-52-54-00-00-02-21\ndefault')" ]; then
-	ok "pxelinux.cfg: one entry per MAC (role initramfs + identity, kiln.data_format_blank; the master's kiln.data=disk) and a default"
+	[ "$(ls "$cfg")" = "$(printf '01-52-54-00-00-02-11\n01-52-54-00-00-02-21\ndefault')" ] &&
+	[ "$(cat "$cfg"/* | grep -cx '	*NOESCAPE 1')" = 3 ] && [ "$(cat "$cfg"/* | grep -cx '	*ALLOWOPTIONS 0')" = 3 ]; then
+	ok "pxelinux.cfg: one entry per MAC (role initramfs + identity, kiln.data_format_blank; the master's kiln.data=disk) and a default, each with no prompt and no options from the console"
 else not_ok "pxelinux.cfg entries"; diag "$(ls "$cfg"; cat "$cfg"/*)"; fi
 if ! grep -q 'kiln/machines' "$cfg/default" && grep -q 'rdinit=/usr/libexec/kiln-unknown-machine' "$cfg/default"; then
 	ok "the default entry names no identity, only the halting first stage"

@@ -17,8 +17,9 @@
 # default: each machine boots its role's initramfs with its identity appended; disk: each boots a copy of its own
 # disk image out/machines/<name>/disk.img, kept in CLUSTER_RUN/<name>/disk.img, and reboots in place, so
 # `initctl upgrade` and `make upgrade` work on it).
-# CLUSTER_APPEND (initramfs boots: more kernel command line, e.g. kiln.disable=...), CLUSTER_APPEND_FOR (initramfs
-# boots: NAME=WORD ..., WORD added to machine NAME's command line only, e.g. "m3=kiln.disable=kube-apiserver"),
+# CLUSTER_APPEND (more kernel command line, e.g. kiln.disable=...; on disk boots added to the APPEND lines of the
+# copy's syslinux.cfg, where upgrades keep it), CLUSTER_APPEND_FOR (NAME=WORD ..., WORD added to machine NAME's
+# command line only, e.g. "m3=kiln.disable=kube-apiserver"),
 # CLUSTER_SMP_FOR (NAME=N ...: machine NAME gets N CPUs instead of CLUSTER_SMP, e.g. the one master that runs the
 # control plane while the others only hold etcd),
 # CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
@@ -73,6 +74,12 @@ disk() {
 	src=$KILN_OUT/machines/$1/disk.img d=$VM_DIR/$1/disk.img
 	[ -f "$src" ] || die "$src: missing (run 'make')"
 	cp --sparse=always "$src" "$d"
+	a=$(machine_append "$1")
+	if [ -n "$a" ]; then
+		mtype -i "$d@@1M" ::syslinux.cfg | tr -d '\r' | sed "s|^\(  APPEND .*\)|\1 $a|" > "$VM_DIR/$1/syslinux.cfg" &&
+			mcopy -o -i "$d@@1M" "$VM_DIR/$1/syslinux.cfg" ::syslinux.cfg ||
+			die "cannot add '$a' to the boot entries of $1's disk copy"
+	fi
 	[ "$2" = master ] || return 0
 	sector=$(sfdisk -d "$d" | sed -n 's/.*4 : start= *\([0-9]*\),.*/\1/p')
 	[ -n "$sector" ] || die "$d: no fourth partition (DATA)"

@@ -57,11 +57,13 @@ struct svc_def {
 	long log_size;
 	int log_keep;
 	int data_required; /* data = required: keeps on DATA what must survive, so runs only where DATA is usable */
+	unsigned long long caps; /* capabilities = NAME...: kept (ambient) across the switch to user; bit = CAP_ number */
 };
 
 int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *err, size_t errlen);
 void svcdef_free(struct svc_def *d);
 int signal_by_name(const char *s);
+int capability_by_name(const char *s);
 
 /* ---- strings and environments (strutil.c) ---- */
 int split_args(char *s, char **argv, int max);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -160,11 +162,37 @@ static void close_inherited(int keep)
 			close(fd);
 }
 
+/* In the child, as root: keep the permitted capabilities through setuid (the ones asked for are set after it). */
+static int keep_caps(unsigned long long caps)
+{
+	return caps ? prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) : 0;
+}
+
+/* In the child, now the service's user: the capabilities it asked for and no other, permitted, effective,
+ * inheritable and ambient, so they survive execve of a program that has no file capabilities. */
+static int raise_caps(unsigned long long caps)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct c[2];
+	if (!caps)
+		return 0;
+	memset(c, 0, sizeof c);
+	for (int i = 0; i < 2; i++)
+		c[i].permitted = c[i].effective = c[i].inheritable = (__u32)(caps >> (32 * i));
+	if (syscall(SYS_capset, &h, c))
+		return -1;
+	for (int cap = 0; cap < 64; cap++)
+		if (caps >> cap & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (long)cap, 0L, 0L))
+			return -1;
+	return prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+}
+
 /* In the child: everything a service starts with. Never returns; exec failure is 127. */
 static void child_exec(struct svc *s, char **argv, char **env, const struct who *w, int notify_w, int probe)
 {
 	sigset_t none;
 	struct rlimit rl = {.rlim_cur = 0, .rlim_max = NOFILE_HARD};
+	const unsigned long long caps = probe ? 0 : s->d.caps; /* a readiness probe gets none */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
@@ -185,9 +213,14 @@ static void child_exec(struct svc *s, char **argv, char **env, const struct who 
 		rl.rlim_max = NOFILE_HARD;
 		setrlimit(RLIMIT_NOFILE, &rl); /* only root may raise it: a sandboxed init keeps what it has */
 	}
-	if (w->ngroups && (setgroups((size_t)w->ngroups, w->groups) || setgid(w->gid) || setuid(w->uid))) {
+	if (w->ngroups && (setgroups((size_t)w->ngroups, w->groups) || setgid(w->gid) || keep_caps(caps) ||
+			   setuid(w->uid))) {
 		dprintf(2, "kiln: %s: cannot become %u:%u: %s\n", s->d.name, (unsigned)w->uid, (unsigned)w->gid,
 			strerror(errno));
+		_exit(127);
+	}
+	if (w->ngroups && raise_caps(caps)) {
+		dprintf(2, "kiln: %s: cannot keep its capabilities: %s\n", s->d.name, strerror(errno));
 		_exit(127);
 	}
 	if (chdir(w->home))

@@ -59,6 +59,21 @@ int signal_by_name(const char *s)
 	return -1;
 }
 
+/* The capabilities a service may keep after init switches it to its user (capabilities(7) numbers): the few
+ * kiln's services need, by the name capabilities(7) gives them without CAP_, lower case. */
+int capability_by_name(const char *s)
+{
+	static const struct { const char *n; int cap; } t[] = {
+		{"chown", 0}, {"dac_override", 1}, {"kill", 5}, {"setgid", 6}, {"setuid", 7},
+		{"net_bind_service", 10}, {"net_admin", 12}, {"net_raw", 13}, {"ipc_lock", 14},
+		{"sys_chroot", 18}, {"sys_ptrace", 19}, {"sys_admin", 21}, {"sys_resource", 24}, {"sys_time", 25},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (!strcmp(s, t[i].n))
+			return t[i].cap;
+	return -1;
+}
+
 /* Strips a comment: '#' at the start or after white space (values like URLs keep theirs). */
 static void strip_comment(char *s)
 {
@@ -263,6 +278,16 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 		else
 			return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
 		return (d->cond_path[d->nconds++] = strdup(p)) ? 0 : -1;
+	} else if (!strcmp(k, "capabilities")) {
+		char *w[16];
+		int c = split_args(v, w, 16), cap;
+		if (c < 1)
+			return fail(err, errlen, line, "capabilities: a list of at most 16 names");
+		for (int i = 0; i < c; i++) {
+			if ((cap = capability_by_name(w[i])) < 0)
+				return fail(err, errlen, line, "unknown capability '%s'", w[i]);
+			d->caps |= 1ULL << cap;
+		}
 	} else if (!strcmp(k, "data")) {
 		if (strcmp(v, "required"))
 			return fail(err, errlen, line, "data '%s': the only value is required", v);
@@ -357,6 +382,8 @@ int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *er
 	free(buf);
 	if (rc == 0 && !d->command)
 		rc = fail(err, errlen, lineno, "no command");
+	if (rc == 0 && d->caps && !d->user[0])
+		rc = fail(err, errlen, lineno, "capabilities without a user: a service run as root has them all");
 	if (rc == 0 && d->every && d->type != TYPE_ONESHOT)
 		d->type = TYPE_ONESHOT; /* a scheduled job runs to completion each time */
 	if (rc)

@@ -23,20 +23,21 @@ trap 'rm -rf "$w"' EXIT
 
 # The PKI table: which key may be where, and whose it is there. "host" keys never leave the build host;
 # "master"/"node" keys go to every machine of that role (image-signing signs system images on the build host: only its
-# public half is in the images); "self" keys only to the machine they were issued to.
+# public half is in the images); "self" keys only to the machine they were issued to. The last column: the uid that
+# owns it there (or one of a list): on masters 200 etcd, 201 apiserver, 202 dns, 204 controller-manager, 205 scheduler.
 # The cluster DNS's client identity (system:coredns, on the masters, where the cluster DNS runs, user dns) is kiln's
 # addition.
 pki_table() {
 	cat <<-'EOF'
-	kubernetes-ca            master 201
+	kubernetes-ca            master 204
 	etcd-ca                  host   -
 	admin                    host   -
 	image-signing            host   -
 	apiserver-kubelet-client master 201
 	apiserver-etcd-client    master 201
-	controller-manager       master 201
-	scheduler                master 201
-	service-account          master 201
+	controller-manager       master 204
+	scheduler                master 205
+	service-account          master 201,204
 	coredns                  master 202
 	kube-proxy               node   0
 	machines/*/apiserver     self   201
@@ -154,8 +155,8 @@ audit() {
 			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: not allowed in ${machine:-a $role role image}"
 		elif [ "$mode" != 600 ]; then
 			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: mode $mode, not 0600"
-		elif want=$(awk -v n="$name" '$2 == n { print $4 }' "$w/keys.txt") && [ "$owner" != "$want" ]; then
-			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: owner $owner, not $want"
+		elif want=$(awk -v n="$name" '$2 == n { print $4 }' "$w/keys.txt") && case ,$want, in *,$owner,*) false ;; esac; then
+			report "$rel" "$p" "$name" "$mode" "$owner" "FAIL: owner $owner, not $(echo "$want" | sed 's/,/ or /g')"
 		else
 			report "$rel" "$p" "$name" "$mode" "$owner" ok
 		fi

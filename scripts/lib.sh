@@ -70,7 +70,7 @@ kube_kubectl() {
 
 # apply_owners TREE: give each file of an identity tree the owner its MANIFEST names (`path mode user uid:gid`, from
 # the image's own passwd). kiln render leaves the build host's copy owned by root, so a local user who happens to
-# have a uid of the image (200 etcd, 201 kube...) reads nothing; the owners are applied only in a private copy that
+# have a uid of the image (200 etcd, 201 apiserver...) reads nothing; the owners are applied only in a private copy that
 # goes into an archive or a disk image.
 apply_owners() {
 	[ -f "$1/MANIFEST" ] || die "$1/MANIFEST: missing (run 'kiln render' again)"

@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 38
+plan 40
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -88,6 +88,13 @@ sb_service lonely "command = /bin/true
 requires = ghost"
 # fds: nothing but its standard input, output and error comes from init (a leaked descriptor was seen once).
 sb_service fds "command = /bin/sleep 1001"
+# capabilities: a service switched to an unprivileged user keeps the ones it names (ambient, through exec) and no
+# other; one that names none has none.
+sb_service capped "command = /bin/sleep 1002
+user = 65534:65534
+capabilities = net_bind_service"
+sb_service uncapped "command = /bin/sleep 1003
+user = 65534:65534"
 sb_script chatty 'i=0; while [ $i -lt 40 ]; do echo "line $i: 0123456789012345678901234567890123456789012345678901234567890123456789"; i=$((i+1)); done; exec sleep 1000'
 sb_service chatty "command = $SB/bin/chatty
 log_size = 1024
@@ -100,12 +107,19 @@ else
 	not_ok "summary printed"; diag "$(cat "$SB/console")"
 fi
 check "degraded line: counts and exactly the failed services" \
-	grep -Eq '^kiln: degraded: 8 of 13 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
+	grep -Eq '^kiln: degraded: 10 of 15 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
 check "the missing binary is reported as not found (while the others run)" \
 	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
 fdpid=$(pgrep -fx '/bin/sleep 1001' | head -n 1)
 fds=$(ls "/proc/${fdpid:-none}/fd" 2>&1 | tr '\n' ' ')
 check "a service has only descriptors 0, 1 and 2 from init: $fds" test "$fds" = "0 1 2 "
+caps() { p=$(pgrep -fx "/bin/sleep $1" | head -n 1); grep -E '^(Uid|CapEff|CapAmb):' "/proc/${p:-none}/status" | tr -s '\t' ' ' | tr '\n' ' '; }
+c=$(caps 1002)
+check "capabilities = net_bind_service: uid 65534 keeps CAP_NET_BIND_SERVICE alone, effective and ambient: $c" \
+	test "$(echo "$c" | sed 's/Uid: \([0-9]*\).*CapEff: \([0-9a-f]*\) CapAmb: \([0-9a-f]*\) /\1 \2 \3/')" = "65534 0000000000000400 0000000000000400"
+c=$(caps 1003)
+check "without capabilities, uid 65534 has none: $c" \
+	test "$(echo "$c" | sed 's/Uid: \([0-9]*\).*CapEff: \([0-9a-f]*\) CapAmb: \([0-9a-f]*\) /\1 \2 \3/')" = "65534 0000000000000000 0000000000000000"
 check "a dependency cycle is reported by name" grep -Eq 'cycle: cyc-(a -> cyc-b -> cyc-a|b -> cyc-a -> cyc-b)' "$SB/console"
 check "an unknown requirement is reported" grep -q 'lonely requires unknown service ghost' "$SB/console"
 check "app started only after base was ready (notify fd)" sh -c "
@@ -159,7 +173,7 @@ check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 19 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 21 ]"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&

@@ -38,7 +38,7 @@ check "the key encrypting Secrets at rest: 32 random bytes in base64, 0600; in e
 	[ \$(stat -c %a '$P/encryption.secret') = 600 ] && [ \$(base64 -d < '$P/encryption.secret' | wc -c) = 32 ] || { echo encryption.secret; exit 1; }
 	k=\$(cat '$P/encryption.secret')
 	for m in m1 m2 m3; do f='$M'/\$m/identity/pki/encryption-config.yaml
-		grep -qx \"              secret: \$k\" \$f && grep -qx '      - secretbox:' \$f && grep -qx 'pki/encryption-config.yaml 0600 kube 201:201' '$M'/\$m/identity/MANIFEST &&
+		grep -qx \"              secret: \$k\" \$f && grep -qx '      - secretbox:' \$f && grep -qx 'pki/encryption-config.yaml 0600 apiserver 201:201' '$M'/\$m/identity/MANIFEST &&
 		grep -qx 'KUBE_ENCRYPTION_FLAGS=--encryption-provider-config=/etc/kiln/identity/pki/encryption-config.yaml' '$M'/\$m/identity/env/kubernetes.env || { echo \$m; exit 1; }
 	done
 	! grep -rqF \"\$k\" '$M/n1' '$M/n2'"
@@ -144,10 +144,10 @@ check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
 	! find '$M' -path '*/identity/*' -name '*.key' ! -perm 600 | grep . &&
 	! find '$M' -path '*/identity/*' -name '*.crt' ! -perm 644 | grep . &&
 	! find '$M' -type d ! -perm 755 | grep . &&
-	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 10 + 2 * 2)) ]"
+	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 11 + 2 * 2)) ]"
 if [ "$(id -u)" = 0 ]; then
 	# On the build host every file is root's; the image's owners are in MANIFEST and applied in the archive only.
-	check "owners by the image's passwd (etcd's files etcd, control plane's kube, DNS dns, a node's root) in MANIFEST and in the identity archive; on the build host every file root's" sh -c "
+	check "owners by the image's passwd (etcd's files etcd, each control-plane component's its own: apiserver, controller-manager with the CA key, scheduler; DNS dns; a node's root) in MANIFEST and in the identity archive; on the build host every file root's" sh -c "
 		a='$T/m1-archive'; mkdir -p \$a
 		scripts/mk-identity.sh '$M/m1/identity' '$T/m1.cpio.gz' > /dev/null && (cd \$a && zcat '$T/m1.cpio.gz' | cpio -idm --quiet) || exit 1
 		[ \"\$(stat -c %a '$T/m1.cpio.gz')\" = 600 ] || { echo archive mode; exit 1; }
@@ -156,8 +156,11 @@ if [ "$(id -u)" = 0 ]; then
 		[ \"\$(stat -c %u:%g:%a \$a/pki/etcd/member.key)\" = 200:200:600 ] || exit 1
 		[ \"\$(stat -c %u:%g \$a/pki/etcd/backup.key)\" = 200:200 ] || exit 1
 		[ \"\$(stat -c %u:%g:%a \$a/pki/apiserver.key)\" = 201:201:600 ] || exit 1
-		[ \"\$(stat -c %u:%g \$a/pki/ca.key)\" = 201:201 ] || exit 1
-		[ \"\$(stat -c %u:%g \$a/kubeconfig/scheduler.kubeconfig)\" = 201:201 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/pki/ca.key)\" = 204:204 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a \$a/pki/controller-manager/service-account.key)\" = 204:204:600 ] || exit 1
+		[ \"\$(stat -c %u:%g:%a \$a/pki/service-account.key)\" = 201:201:600 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/kubeconfig/scheduler.kubeconfig)\" = 205:205 ] || exit 1
+		[ \"\$(stat -c %u:%g \$a/kubeconfig/controller-manager.kubeconfig)\" = 204:204 ] || exit 1
 		[ \"\$(stat -c %u:%g:%a \$a/pki/coredns.key)\" = 202:202:600 ] || exit 1
 		grep -qx 'pki/kubelet.key 0600 root 0:0' '$M/n1/identity/MANIFEST' || exit 1
 		! find '$M' ! -uid 0 | grep . || exit 1

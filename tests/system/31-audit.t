@@ -18,11 +18,12 @@ if scripts/audit.sh "$S" "$KILN_OUT" > "$T/table" 2> "$T/err"; then
 else
 	not_ok "the example cluster passes the audit"; diag "$(grep -v ' ok$' "$T/table")" "$(cat "$T/err")"
 fi
-# 10 master keys and the encryption key (in encryption-config.yaml) in each master's archive and disk, 2 node keys
-# in each node's; role images hold none.
-check "the table has every master's 10 keys and encryption key, every node's 2 keys, in archive and disk, and keyless role images" sh -c "
-	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 33 ] &&
-	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 33 ] &&
+# 10 master keys (the service-account key twice: the apiserver's and the controller-manager's copy, 11 files) and the
+# encryption key (in encryption-config.yaml) in each master's archive and disk, 2 node keys in each node's; role images
+# hold none.
+check "the table has every master's 10 keys (11 files) and encryption key, every node's 2 keys, in archive and disk, and keyless role images" sh -c "
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 36 ] &&
+	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 36 ] &&
 	[ \$(grep -c '^machines/m[123]/identity.cpio.gz  *etc/kiln/identity/pki/encryption-config.yaml  *encryption  *600  *201  *ok\$' '$T/table') = 3 ] &&
 	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 8 ] &&
 	[ \$(grep -c '^\(master\|node\)/.*(no private key)' '$T/table') = 4 ] || { cat '$T/table'; exit 1; }"

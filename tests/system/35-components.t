@@ -225,7 +225,15 @@ doubles_ok() {
 			grep -q '^double: listening on port' "$l" && ! grep -q FAIL "$l" || { echo "$c:"; cat "$l"; return 1; }
 	done
 }
-doubles_master_ok() { doubles_ok "$T/root-master" 201 "$KUBE_SERVICES" && doubles_ok "$T/root-master" 202 coredns; }
+# Each control-plane component its own user (201 apiserver, 204 controller-manager, 205 scheduler); CoreDNS as dns
+# (202) binds port 53 with the one capability its service gives it (no sysctl lets any user bind below 1024).
+doubles_master_ok() {
+	doubles_ok "$T/root-master" 201 kube-apiserver && doubles_ok "$T/root-master" 204 kube-controller-manager &&
+		doubles_ok "$T/root-master" 205 kube-scheduler && doubles_ok "$T/root-master" 202 coredns &&
+		grep -q '^double: bound udp port 53 as uid 202$' "$T/root-master/data/log/coredns.log" &&
+		! grep -q ip_unprivileged_port_start "$T/root-master/etc/kiln/sysctl" ||
+		{ cat "$T/root-master/data/log/coredns.log"; return 1; }
+}
 # pairs_ok ROOT: every key a double read matches the cert (or public key) of the same name it also read
 pairs_ok() {
 	n=0
@@ -236,6 +244,10 @@ pairs_ok() {
 			[ "$(openssl x509 -in "$1$stem.crt" -noout -pubkey)" = "$key_pub" ] || { echo "$k does not match $stem.crt"; return 1; }
 		elif grep -q "^double: read $stem.pub " "$1"/data/log/*.log; then
 			[ "$(openssl pkey -pubin -in "$1$stem.pub" -pubout)" = "$key_pub" ] || { echo "$k does not match $stem.pub"; return 1; }
+		elif [ "$k" = /etc/kiln/identity/pki/controller-manager/service-account.key ]; then
+			# the controller-manager's own copy of the service-account key: the pair's public half is the apiserver's
+			[ "$(openssl pkey -pubin -in "$1/etc/kiln/identity/pki/service-account.pub" -pubout)" = "$key_pub" ] ||
+				{ echo "$k does not match service-account.pub"; return 1; }
 		elif [ "$k" = /etc/kiln/identity/pki/ca.key ]; then
 			[ "$(openssl x509 -in "$1/etc/kiln/identity/pki/ca.crt" -noout -pubkey)" = "$key_pub" ] || { echo "ca.key does not match ca.crt"; return 1; }
 		else
@@ -264,7 +276,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	sandbox_stop
 	check "master $MASTER in the sandbox: etcd, the backup receiver and the four doubles ready" sh -c "
 		cat '$T/master.console'; grep -Eq '^kiln: ready: 6 services in' '$T/master.console'"
-	check "master $MASTER: each double ran as its user (kube 201, coredns as dns 202), its flags expanded, every file they name readable" \
+	check "master $MASTER: each double ran as its own user (apiserver 201, controller-manager 204, scheduler 205, coredns as dns 202 binding port 53 by its capability), its flags expanded, every file they name readable" \
 		doubles_master_ok
 	check "master $MASTER: every cert/key pair the control plane was given matches" pairs_ok "$T/root-master"
 	# The node's API endpoint (haproxy) would wait for masters this sandbox does not have: here it is a stand-in

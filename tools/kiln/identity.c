@@ -41,14 +41,21 @@ static int copy_pki(struct tree *t, const char *pkidir, const struct machine *m,
 
 /* DESIGN.md's PKI table, per role. Nodes get no etcd material and no CA key. */
 static const struct pki_file master_pki[] = {
-	{"kubernetes-ca", "ca", "kube", 1, 1},
-	{"@apiserver", "apiserver", "kube", 1, 1},
-	{"apiserver-kubelet-client", "apiserver-kubelet-client", "kube", 1, 1},
-	{"apiserver-etcd-client", "apiserver-etcd-client", "kube", 1, 1},
-	{"controller-manager", "controller-manager", "kube", 1, 1},
-	{"scheduler", "scheduler", "kube", 1, 1},
+	/* Each control-plane component runs as its own user and reads its own keys alone. The Kubernetes CA key is here
+	 * for one reader, the controller-manager, which signs approved CertificateSigningRequests with it (an operator's
+	 * new user, `kubectl certificate approve`; kubelets do not rotate theirs here); the apiserver needs the CA's
+	 * certificate only. */
+	{"kubernetes-ca", "ca", "controller-manager", 1, 1},
+	{"@apiserver", "apiserver", "apiserver", 1, 1},
+	{"apiserver-kubelet-client", "apiserver-kubelet-client", "apiserver", 1, 1},
+	{"apiserver-etcd-client", "apiserver-etcd-client", "apiserver", 1, 1},
+	{"controller-manager", "controller-manager", "controller-manager", 1, 1},
+	{"scheduler", "scheduler", "scheduler", 1, 1},
 	{"coredns", "coredns", "dns", 1, 1}, /* the cluster DNS's client, read by its own user alone */
-	{"service-account", "service-account", "kube", 2, 1},
+	/* the service-account key: the apiserver signs tokens with it (TokenRequest), the controller-manager the
+	 * tokens of its controllers; each reads a copy of its own */
+	{"service-account", "service-account", "apiserver", 2, 1},
+	{"service-account", "controller-manager/service-account", "controller-manager", 1, 0},
 	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
 	{"@etcd", "etcd/member", "etcd", 1, 1},
 	{"@etcd-backup", "etcd/backup", "etcd", 1, 1}, /* its own: a receiver takes from it only its snapshots */
@@ -168,7 +175,7 @@ static int write_encryption_config(struct tree *t, const char *pkidir)
 		   key);
 	explicit_bzero(key, len);
 	free(key);
-	rc = tree_file(t, "pki/encryption-config.yaml", b.p, b.len, 0600, "kube");
+	rc = tree_file(t, "pki/encryption-config.yaml", b.p, b.len, 0600, "apiserver");
 	explicit_bzero(b.p, b.len);
 	buf_free(&b);
 	return rc;
@@ -365,8 +372,8 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 		rc = copy_pki(t, pkidir, m, &files[i]);
 	if (!rc && m->role == ROLE_MASTER)
 		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) || write_encryption_config(t, pkidir) ||
-		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "kube") ||
-		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "kube") ||
+		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "controller-manager") ||
+		     write_kubeconfig(t, c, m, "scheduler", "system:kube-scheduler", "scheduler") ||
 		     write_kubeconfig(t, c, m, "coredns", "system:coredns", "dns");
 	else if (!rc) {
 		char user[96];

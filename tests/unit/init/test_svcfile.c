@@ -30,7 +30,8 @@ static void full_file(void **state)
 			   "condition = exists /usr/bin/etcd\n"
 			   "log_size = 4096\n"
 			   "log_keep = 5\n"
-			   "data = required\n";
+			   "data = required\n"
+			   "capabilities = net_bind_service  sys_time\n";
 	assert_int_equal(svcdef_parse("etcd", text, &d, err, sizeof err), 0);
 	/* the continuation joins the lines; the trailing comment is gone */
 	assert_non_null(strstr(d.command, "/usr/bin/etcd --name ${HOSTNAME} "));
@@ -39,6 +40,7 @@ static void full_file(void **state)
 	assert_null(strchr(d.command, '\\'));
 	assert_string_equal(d.user, "etcd");
 	assert_int_equal(d.data_required, 1);
+	assert_true(d.caps == (1ULL << 10 | 1ULL << 25)); /* CAP_NET_BIND_SERVICE, CAP_SYS_TIME */
 	assert_int_equal(d.nrequires, 2);
 	assert_string_equal(d.requires[1], "dns");
 	assert_int_equal(d.ready, READY_EXEC);
@@ -128,6 +130,8 @@ static void malformed(void **state)
 	    "condition = exists /e\n", "line 6: more than 4 conditions");
 	bad("command = a\nlog_size = 10\n", "log_size");
 	bad("command = a\ndata = disk\n", "data 'disk': the only value is required");
+	bad("command = a\nuser = dns\ncapabilities = net_bind_service fly\n", "line 3: unknown capability 'fly'");
+	bad("command = a\ncapabilities = net_bind_service\n", "capabilities without a user");
 	bad("command =\n", "line 1: command has no value");
 	bad("command = a\nevery = ${INTERVAL}\n", "not N or ${NAME:-N}");
 	bad("command = a\nevery = ${:-5}\n", "not N or ${NAME:-N}");

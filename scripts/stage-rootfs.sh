@@ -225,12 +225,18 @@ write_release() {
 	origin /etc/os-release "build:scripts/stage-rootfs.sh"
 }
 
-# Image options that remove parts: console_shell = no drops the console shell service.
+# The console: a root shell only when the cluster file says image.console_shell: true (cluster.env's
+# IMAGE_CONSOLE_SHELL; an image.conf's console_shell = no takes it away still); otherwise console-status, which shows
+# the machine's status and runs nothing typed.
 apply_options() {
-	shell=$(conf_get "$conf" console_shell "${KILN_CONSOLE_SHELL:-yes}")
-	case $shell in
-	no|false) rm -f "$st/etc/kiln/services/console" ;;
-	esac
+	shell=no
+	[ "$(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' "$KILN_OUT/cluster/cluster.env" 2>/dev/null)" = yes ] && shell=yes
+	case $(conf_get "$conf" console_shell yes) in no|false) shell=no ;; esac
+	if [ "$shell" = yes ]; then
+		rm -f "$st/etc/kiln/services/console-status"
+	else
+		rm -f "$st/etc/kiln/services/console"
+	fi
 }
 
 # sandbox_image = NAME: the pod sandbox image containerd's CRI needs (kiln-pause, as an OCI archive that the

@@ -3,7 +3,7 @@
 # inside the staged root), the kernel modules, the initramfs and disk layouts, the manifest, a no-op second make.
 . tests/system/lib/tap.sh
 
-plan 27
+plan 29
 stage=$KILN_BUILD/stage
 release=$(cat /var/cache/kiln/kernel/release 2>/dev/null || echo none)
 
@@ -15,6 +15,12 @@ for role in master node; do
 		sh -c "file -L '$stage/$role/sbin/init' '$stage/$role/sbin/initctl' | grep -c 'statically linked' | grep -qx 2"
 	check "$role: /init, /dev/console and a busybox shell are in the initramfs" \
 		sh -c "gzip -dc '$o/initramfs.cpio.gz' | cpio -t --quiet 2>/dev/null | grep -Exc '(\./)?(init|dev/console|usr/bin/sh|usr/sbin/init)' | grep -qx 4"
+	check "$role: the console as the cluster file says (image.console_shell: $(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' "$KILN_OUT/cluster/cluster.env")): a shell, or console-status" sh -c "
+		case \$(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' '$KILN_OUT/cluster/cluster.env') in
+		yes) test -f '$stage/$role/etc/kiln/services/console' && ! test -e '$stage/$role/etc/kiln/services/console-status' ;;
+		no) test -f '$stage/$role/etc/kiln/services/console-status' && ! test -e '$stage/$role/etc/kiln/services/console' ;;
+		*) exit 1 ;;
+		esac"
 	# Every module the image loads is there with all of its dependencies.
 	check "$role: every listed module and its dependencies are in the image" sh -c "
 		d='$stage/$role/usr/lib/modules/$release'

@@ -11,7 +11,7 @@
 # read; the test checks those and that every cert/key pair it was given matches (openssl, on the host).
 . tests/system/lib/tap.sh
 
-plan 20
+plan 21
 command -v musl-gcc >/dev/null || bail "musl-gcc is needed to build the test double"
 command -v openssl >/dev/null || bail "openssl is needed"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-components.XXXXXX")
@@ -22,7 +22,9 @@ cleanup() {
 }
 trap cleanup EXIT
 B=$T/build O=$T/out
-CLUSTER_FILE=tests/clusters/solo.yaml
+# solo.yaml with no console shell: what the images then carry is checked below.
+CLUSTER_FILE=$T/solo.yaml
+{ cat tests/clusters/solo.yaml; printf 'image:\n  console_shell: false\n'; } > "$CLUSTER_FILE"
 MASTER=s1 NODE=t1 MASTER_IP=192.168.0.11 NODE_IP=192.168.0.21
 # The components with a service of their own (kube: the control plane's user, dns: CoreDNS's), and every binary of
 # each image (kubectl: the apiserver's readiness probe and the cluster DNS feed's client).
@@ -89,6 +91,19 @@ check "components.txt and the manifest: present, version, sha256, origin compone
 		grep -qx \"\$c present v1.30.0 $sum\" '$O/node/components.txt' || exit 1
 		grep -q \"^/usr/bin/\$c	file	755	0:0	[0-9]*	$sum	components:\$c v1.30.0\$\" '$O/node/manifest.txt' || exit 1
 	done"
+# console_ok: neither staged image has the console shell; console-status (run by the image's busybox, fed a command
+# line) answers with the status and runs nothing of what it read.
+console_ok() {
+	for r in master node; do
+		[ ! -e "$B/stage/$r/etc/kiln/services/console" ] &&
+			grep -qx 'tty = /dev/console' "$B/stage/$r/etc/kiln/services/console-status" || { echo "$r: console"; return 1; }
+	done
+	printf 'echo pwned > %s/pwned\n' "$T" | timeout 3 "$B/stage/master/usr/bin/busybox" sh \
+		"$B/stage/master/usr/libexec/kiln/console-status" > "$T/cs.out" 2>&1
+	cat "$T/cs.out"
+	[ "$(grep -c 'has no shell' "$T/cs.out")" = 2 ] && [ ! -e "$T/pwned" ]
+}
+check "image.console_shell: false in the cluster file: no console shell in either image; console-status shows the status and runs nothing typed" console_ok
 rm -rf "$T/root-master" "$T/root-node"
 cp -a "$B/stage/master" "$T/root-master"
 cp -a "$B/stage/node" "$T/root-node"
@@ -199,7 +214,7 @@ check "every address in the components' flags and configurations comes from the 
 # namespaces, chrooted into ROOT (a copy of a staged root) with the machine's identity; ADDRESS on lo stands for
 # the machine's address. Sets SB_UPID; the console is $T/NAME.console.
 sandbox_boot() {
-	rm -f "$2/etc/kiln/services/console" # its shell would open /dev/console: the host's console
+	rm -f "$2/etc/kiln/services/console" "$2/etc/kiln/services/console-status" # they would open the host's console
 	cp -a "$3/." "$2/etc/kiln/identity/"
 	(. scripts/lib.sh; apply_owners "$2/etc/kiln/identity") # as mk-identity.sh does in the archive
 	KILN_SANDBOX=1 unshare -pfmn --kill-child --mount-proc="$2/proc" \

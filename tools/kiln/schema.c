@@ -289,7 +289,7 @@ static void defaults(struct cluster *c)
 	strcpy(c->backup_copy_to, "next");
 	c->ca_days = 3650;
 	c->leaf_days = 365;
-	c->console_shell = 1;
+	c->console_shell = 0; /* a production machine has no shell on its console */
 	c->boot_mib = 64;
 	c->slot_mib = 512;
 	c->data_mib = 1024;

@@ -90,6 +90,7 @@ static void data_format_blank(void **state)
 	assert_int_equal(load(text, &c, msg, sizeof msg), 0);
 	v = cluster_env(&c);
 	assert_non_null(strstr(v, "\nIMAGE_DISKLESS_MASTERS=yes\nIMAGE_DATA_WAIT=600\n"));
+	assert_non_null(strstr(v, "\nIMAGE_CONSOLE_SHELL=no\n")); /* no shell on the console unless the file asks */
 	free(v);
 	cluster_free(&c);
 	snprintf(text, sizeof text, "%simage:\n  data_wait: 0\n", demo);

@@ -170,10 +170,18 @@ echo snapshot=\${new##*/} name=\$(grep -c -F \$k \"\$new\") clear=\$(grep -c -F 
 		[ -z "$extra" ] || { echo "$1 ($2): not in the README's table: $(echo "$extra" | sort -u | tr '\n' ';')"; return 1; }
 		echo "$1 $(echo "$socks" | sort -u | wc -l)"
 	}
+	# users_ok MASTER: each control-plane process under its own uid (README: etcd 200, apiserver 201,
+	# controller-manager 204, scheduler 205), so none reads another's keys.
+	users_ok() {
+		u=$(vm_run "$1" "for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do for p in \$(pidof \$c); do echo \$c \$(awk '/^Uid:/ { print \$2 }' /proc/\$p/status); done; done" 20 |
+			tr -d '\r' | grep -E '^(etcd|kube-[a-z-]+) [0-9]+$' | sort -u | tr '\n' ' ')
+		[ "$u" = "etcd 200 kube-apiserver 201 kube-controller-manager 204 kube-scheduler 205 " ] ||
+			{ echo "$1: processes and uids: $u"; return 1; }
+	}
 	n1=${NODES%% *}
-	if out=$(ports_ok "${kube_masters%% *}" master && ports_ok "$n1" node); then
-		ok "every socket listening on a master and a node is in the README's table: $(echo "$out" | awk '{ printf "%s%s %s sockets", s, $1, $2; s = ", " }')"
-	else not_ok "every listening socket is in the README's table of ports"; diag "$out"; fi
+	if out=$(ports_ok "${kube_masters%% *}" master && ports_ok "$n1" node && users_ok "${kube_masters%% *}"); then
+		ok "every socket listening on a master and a node is in the README's table: $(echo "$out" | awk '{ printf "%s%s %s sockets", s, $1, $2; s = ", " }'); the control plane runs as etcd 200, apiserver 201, controller-manager 204, scheduler 205"
+	else not_ok "every listening socket is in the README's table of ports, each control-plane process under its own user"; diag "$out"; fi
 else
 	for c in "every apiserver ready" "leader election" "nodes Ready" "a Deployment over both nodes" "kubectl exec, pod to pod" \
 		"kubectl logs" "a ClusterIP Service" "the kube-dns Endpoints" "the cluster DNS" "DNS of another namespace" "the service-account token" \

@@ -58,6 +58,9 @@ struct svc_def {
 	int log_keep;
 	int data_required; /* data = required: keeps on DATA what must survive, so runs only where DATA is usable */
 	unsigned long long caps; /* capabilities = NAME...: kept (ambient) across the switch to user; bit = CAP_ number */
+	long long memory_max;    /* bytes, 0 = no limit (cgroup memory.max) */
+	int pids_max;            /* 0 = no limit (cgroup pids.max) */
+	int kill_process;        /* kill = process: what the main process started outlives it (not killed with it) */
 };
 
 int svcdef_parse(const char *name, const char *text, struct svc_def *d, char *err, size_t errlen);

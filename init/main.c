@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 	if ((cfd = control_open(path)) < 0)
 		say("kiln: control socket %s: %m", path);
 	snprintf(path, sizeof path, "%s/services", kiln_path("KILN_ETC", "/etc/kiln"));
+	cgroup_setup(sandbox);
 	svc_load_all(path);
 	loop(sfd, tfd, cfd, sandbox);
 	return 0;

@@ -213,6 +213,8 @@ static void child_exec(struct svc *s, char **argv, char **env, const struct who 
 		rl.rlim_max = NOFILE_HARD;
 		setrlimit(RLIMIT_NOFILE, &rl); /* only root may raise it: a sandboxed init keeps what it has */
 	}
+	if (!probe && cgroup_enter(s))
+		dprintf(2, "kiln: %s: not in its cgroup: %s\n", s->d.name, strerror(errno));
 	if (w->ngroups && (setgroups((size_t)w->ngroups, w->groups) || setgid(w->gid) || keep_caps(caps) ||
 			   setuid(w->uid))) {
 		dprintf(2, "kiln: %s: cannot become %u:%u: %s\n", s->d.name, (unsigned)w->uid, (unsigned)w->gid,

@@ -158,7 +158,7 @@ static void svc_start(struct svc *s, int64_t now)
 	s->reason[0] = '\0';
 	s->last_line[0] = '\0';
 	s->last_error[0] = '\0';
-	if (open_log(s)) {
+	if (open_log(s) || cgroup_prepare(s)) {
 		give_up(s);
 		return;
 	}
@@ -458,6 +458,7 @@ void svc_child_exited(pid_t pid, int status)
 		if (pid != s->pid)
 			continue;
 		s->pid = 0;
+		cgroup_kill(s); /* what it started dies with it */
 		s->last_status = exit_code(status);
 		probe_cancel(s);
 		if (s->notify_r >= 0) {

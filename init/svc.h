@@ -50,6 +50,13 @@ extern int shutting_down;  /* 0, or the reboot(2) command to end with */
 extern int64_t boot_offset; /* ms subtracted from boot time: a sandboxed init counts from its own start */
 extern char svc_disabled[256]; /* kiln.disable= of the kernel command line, as cmdline_parse keeps it */
 
+/* cgroup.c: a cgroup (v2) per service */
+void cgroup_setup(int sandbox);
+int cgroup_prepare(struct svc *s);
+int cgroup_enter(const struct svc *s);
+void cgroup_kill(const struct svc *s);
+void cgroup_usage(const struct svc *s, long long *mem, long long *cpu_us);
+
 /* svctab.c: loading and reporting */
 void svc_load_all(const char *dir);
 void svc_status(char *out, size_t len, const char *only);

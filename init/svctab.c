@@ -121,17 +121,24 @@ void svc_status(char *out, size_t len, const char *only)
 	size_t n = 0;
 	int64_t now = now_ms();
 #define ADD(...) do { int w = snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__); if (w > 0) n += (size_t)w; } while (0)
-	ADD("%-24s %-9s %7s %8s %8s  %s\n", "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "LAST");
+	ADD("%-24s %-9s %7s %8s %8s %8s %8s  %s\n", "SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "MEMORY", "CPU", "LAST");
 	for (int i = 0; i < nsvcs && n < len; i++) {
 		struct svc *s = &svcs[i];
-		char up[32] = "-", last[200];
+		char up[32] = "-", last[200], mem[24] = "-", cpu[24] = "-";
+		long long m, c;
 		if (only && strcmp(only, s->d.name))
 			continue;
 		if (s->pid > 0)
 			snprintf(up, sizeof up, "%llds", (long long)((now - s->started) / 1000));
+		/* from the service's cgroup: memory in use now, CPU time of every run so far */
+		cgroup_usage(s, &m, &c);
+		if (m >= 0)
+			snprintf(mem, sizeof mem, "%lld.%lldM", m >> 20, ((m & 0xfffff) * 10) >> 20);
+		if (c >= 0)
+			snprintf(cpu, sizeof cpu, "%lld.%02llds", c / 1000000, c % 1000000 / 10000);
 		status_last(s, now, last, sizeof last);
-		ADD("%-24s %-9s %7d %8d %8s  %s\n", s->d.name, svc_state_name(s->state), s->pid > 0 ? (int)s->pid : 0,
-		    s->restarts, up, last);
+		ADD("%-24s %-9s %7d %8d %8s %8s %8s  %s\n", s->d.name, svc_state_name(s->state), s->pid > 0 ? (int)s->pid : 0,
+		    s->restarts, up, mem, cpu, last);
 	}
 #undef ADD
 	if (n >= len && len)

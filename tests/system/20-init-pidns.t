@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 40
+plan 43
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -292,4 +292,35 @@ check "once the console reads again, it is told how many lines it missed: $(grep
 	grep -aEq 'kiln: console: [1-9][0-9]* messages dropped \(the console was not reading\)$' "$SB/console"
 sb_stop TERM
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
+
+# ---------------------------------------------------------------- run 4: a cgroup per service
+# cgroup2 mounted for this run (KILN_CGROUP): each service in <it>/kiln/<name>. tree's shell leaves a sleep behind
+# when its main process is killed: the sleep dies with it, and the restart does not run beside it. keeper says
+# kill = process: what it started outlives it.
+sb_new "$T/4"
+mkdir -p "$SB/cg"
+cg_clean() { for d in "$SB"/cg/kiln/*/; do [ -d "$d" ] && rmdir "$d"; done; rmdir "$SB/cg/kiln" 2>/dev/null; umount "$SB/cg" 2>/dev/null; }
+trap 'sb_cleanup; cg_clean; rm -rf "$T"' EXIT
+if mount -t cgroup2 none "$SB/cg"; then
+	sb_script tree "sleep 1004 & exec sleep 1005"
+	sb_service tree "command = $SB/bin/tree"
+	sb_script keeper "sleep 1006 & exec sleep 1007"
+	sb_service keeper "command = $SB/bin/keeper
+kill = process"
+	KILN_CGROUP=$SB/cg sb_start
+	sb_wait "$SB/console" 'kiln: ready:' 10
+	sb_kill -9 "$(sb_pid tree)" "$(sb_pid keeper)" 2>/dev/null
+	sb_wait "$SB/console" 'kiln: tree: killed by signal 9' 5 && sb_wait "$SB/console" 'kiln: keeper: killed by signal 9' 5
+	sleep 1.5 # the restarts (1 s)
+	n=$(pgrep -cfx 'sleep 1004') m=$(pgrep -cfx 'sleep 1005') k=$(pgrep -cfx 'sleep 1006')
+	check "a service's leftover dies with its main process; its restart runs alone ($n of 'sleep 1004', $m of the main)" \
+		test "$n $m" = "1 1"
+	check "kill = process: keeper's leftover outlives it ($k of 'sleep 1006': the first run's and the restart's)" test "$k" = 2
+	st=$(sb_ctl status)
+	check "initctl status shows each service's CPU time from its cgroup: $(echo "$st" | awk '$1 == "tree"')" \
+		sh -c "echo '$st' | head -n 1 | grep -Eq ' MEMORY +CPU +LAST' && echo '$st' | grep -Eq '^tree +ready +[0-9]+ +1 +[0-9]+s +[-0-9.M]+ +[0-9]+\.[0-9][0-9]s '"
+	sb_stop TERM
+else
+	for i in 1 2 3; do skip "cannot mount cgroup2 here"; done
+fi
 done_testing

@@ -4,7 +4,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 8
+plan 9
 o=$KILN_OUT/master
 vm_boot_ready m "master initramfs" 150 --mem 1024 "$o/vmlinuz" "$o/initramfs.cpio.gz"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/m/console.log'"
@@ -15,6 +15,12 @@ out=$(vm_run m "etcdctl put kiln-test hello && etcdctl get kiln-test --print-val
 case $out in *hello*) ok "etcd stores and returns a key" ;; *) not_ok "etcd stores and returns a key"; diag "$out" ;; esac
 out=$(vm_run m "initctl status" 15)
 if echo "$out" | grep -Eq '^etcd +ready'; then ok "initctl status shows etcd ready"; else not_ok "initctl status shows etcd ready"; diag "$out"; fi
+# Each service in its own cgroup, with the memory and CPU controllers: status reads them from it.
+c=$(vm_run m "cat /proc/\$(initctl status etcd | awk '\$1 == \"etcd\" { print \$3 }')/cgroup; cat /sys/fs/cgroup/kiln/cgroup.subtree_control" 15)
+if echo "$out" | grep -Eq '^etcd +ready +[0-9]+ +0 +[0-9]+s +[1-9][0-9]*\.[0-9]M +[0-9]+\.[0-9][0-9]s ' &&
+	echo "$c" | grep -qx '0::/kiln/etcd' && echo "$c" | grep -q memory; then
+	ok "etcd runs in its cgroup /kiln/etcd; status shows its memory and CPU time: $(echo "$out" | awk '$1 == "etcd" { print $6, $7 }')"
+else not_ok "etcd in its own cgroup, memory and CPU in status"; diag "$out" "$c"; fi
 out=$(vm_run m "cat /proc/1/status | grep -E '^(VmRSS|Name)'; ls /data/log" 15)
 if echo "$out" | grep -q 'etcd.log'; then ok "etcd's output is captured in /data/log/etcd.log"; else not_ok "etcd's output captured in /data/log"; diag "$out"; fi
 diag "init: $(echo "$out" | grep VmRSS | tr -s ' \t' ' ')"

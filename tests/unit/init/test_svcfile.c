@@ -31,7 +31,10 @@ static void full_file(void **state)
 			   "log_size = 4096\n"
 			   "log_keep = 5\n"
 			   "data = required\n"
-			   "capabilities = net_bind_service  sys_time\n";
+			   "capabilities = net_bind_service  sys_time\n"
+			   "memory_max = 512M\n"
+			   "pids_max = 100\n"
+			   "kill = process\n";
 	assert_int_equal(svcdef_parse("etcd", text, &d, err, sizeof err), 0);
 	/* the continuation joins the lines; the trailing comment is gone */
 	assert_non_null(strstr(d.command, "/usr/bin/etcd --name ${HOSTNAME} "));
@@ -41,6 +44,9 @@ static void full_file(void **state)
 	assert_string_equal(d.user, "etcd");
 	assert_int_equal(d.data_required, 1);
 	assert_true(d.caps == (1ULL << 10 | 1ULL << 25)); /* CAP_NET_BIND_SERVICE, CAP_SYS_TIME */
+	assert_true(d.memory_max == 512LL << 20);
+	assert_int_equal(d.pids_max, 100);
+	assert_int_equal(d.kill_process, 1);
 	assert_int_equal(d.nrequires, 2);
 	assert_string_equal(d.requires[1], "dns");
 	assert_int_equal(d.ready, READY_EXEC);
@@ -75,6 +81,7 @@ static void defaults(void **state)
 	assert_int_equal(d.stop_signal, SIGTERM);
 	assert_int_equal(d.ready_timeout, 60);
 	assert_int_equal(d.log_size, 1048576);
+	assert_true(d.memory_max == 0 && d.pids_max == 0 && d.kill_process == 0); /* no limits, the group killed */
 	svcdef_free(&d);
 	/* a scheduled job is a oneshot */
 	assert_int_equal(svcdef_parse("job", "command = /bin/true\nevery = 3600\n", &d, err, sizeof err), 0);
@@ -132,6 +139,11 @@ static void malformed(void **state)
 	bad("command = a\ndata = disk\n", "data 'disk': the only value is required");
 	bad("command = a\nuser = dns\ncapabilities = net_bind_service fly\n", "line 3: unknown capability 'fly'");
 	bad("command = a\ncapabilities = net_bind_service\n", "capabilities without a user");
+	bad("command = a\nmemory_max = 10K\n", "memory_max '10K' is not a size from 1M to 1024G");
+	bad("command = a\nmemory_max = 99999999999999G\n", "memory_max");
+	bad("command = a\nmemory_max = 5X\n", "memory_max");
+	bad("command = a\npids_max = 0\n", "pids_max '0'");
+	bad("command = a\nkill = everyone\n", "kill 'everyone' is neither group nor process");
 	bad("command =\n", "line 1: command has no value");
 	bad("command = a\nevery = ${INTERVAL}\n", "not N or ${NAME:-N}");
 	bad("command = a\nevery = ${:-5}\n", "not N or ${NAME:-N}");

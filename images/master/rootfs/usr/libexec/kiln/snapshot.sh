@@ -13,10 +13,16 @@ snapshot_trial() {
 	return 1
 }
 
-# keep_newest DIR N: the newest N snapshots of DIR kept (NAME.db with its NAME.meta; names sort by time), the
-# others removed.
+# keep_newest DIR N: the newest N snapshots of DIR kept (NAME.db with its NAME.meta), the others removed. Newest by
+# the etcd revision its .meta records, which only grows, then by name: a clock stepped back, which makes a new name
+# sort before the old ones, never makes the newest snapshot go.
 keep_newest() {
-	ls "$1" | grep '\.db$' | sort -r | tail -n +$(($2 + 1)) | while read -r kn_old; do
+	for kn_db in "$1"/*.db; do
+		[ -f "$kn_db" ] || continue
+		kn_rev=$(sed -n 's/^revision=//p' "${kn_db%.db}.meta" 2>/dev/null | head -n 1)
+		case $kn_rev in '' | *[!0-9]*) kn_rev=0 ;; esac
+		echo "$kn_rev ${kn_db##*/}"
+	done | sort -k1,1nr -k2,2r | tail -n +$(($2 + 1)) | while read -r _ kn_old; do
 		rm -f "$1/$kn_old" "$1/${kn_old%.db}.meta"
 	done
 }

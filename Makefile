@@ -61,8 +61,9 @@ init: $(INIT) ## build the init (PID 1) and initctl
 $(INIT): $(DEPS_STAMP) $(wildcard init/*.c init/*.h init/Makefile)
 	@$(MAKE) -s -C init O=$(BUILD)/init all
 
-# The disk's first stage (finds the system slot and switches to it), shared by every role.
-$(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) $(shell find images/boot -type f) $(STAGE_SCRIPTS)
+# The disk's first stage (finds the system slot and switches to it), shared by every role. The cluster file decides
+# whether it may open a shell on the console when it cannot find the system (image.console_shell).
+$(BUILD)/stage/boot.origins: $(INIT) $(BUSYBOX) $(KERNEL) $(shell find images/boot -type f) $(STAGE_SCRIPTS) $(OUT)/cluster/cluster.env
 	@$(S)/stage-rootfs.sh boot
 $(BUILD)/boot.cpio.gz: $(BUILD)/stage/boot.origins $(S)/mk-initramfs.sh
 	@$(S)/mk-initramfs.sh $(BUILD)/stage/boot $@

@@ -382,6 +382,10 @@ void early_sysctl(const char *path)
 void emergency_shell(void)
 {
 	pid_t pid;
+	if (access("/etc/kiln/console-shell", F_OK)) {
+		say("kiln: no emergency shell: this image has no console shell (image.console_shell: false)");
+		return;
+	}
 	if (access("/bin/sh", X_OK)) {
 		say("kiln: no /bin/sh for an emergency shell");
 		return;

@@ -227,13 +227,16 @@ write_release() {
 
 # The console: a root shell only when the cluster file says image.console_shell: true (cluster.env's
 # IMAGE_CONSOLE_SHELL; an image.conf's console_shell = no takes it away still); otherwise console-status, which shows
-# the machine's status and runs nothing typed.
+# the machine's status and runs nothing typed, and the init opens no emergency shell either (/etc/kiln/console-shell).
 apply_options() {
 	shell=no
 	[ "$(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' "$KILN_OUT/cluster/cluster.env" 2>/dev/null)" = yes ] && shell=yes
 	case $(conf_get "$conf" console_shell yes) in no|false) shell=no ;; esac
 	if [ "$shell" = yes ]; then
 		rm -f "$st/etc/kiln/services/console-status"
+		# what lets the init open a shell on the console when the boot fails (or kiln.shell asks): every stage
+		echo "image.console_shell: true in the cluster file: a root shell on the console" > "$st/etc/kiln/console-shell"
+		origin /etc/kiln/console-shell "build:scripts/stage-rootfs.sh"
 	else
 		rm -f "$st/etc/kiln/services/console"
 	fi

@@ -17,8 +17,10 @@ for role in master node; do
 		sh -c "gzip -dc '$o/initramfs.cpio.gz' | cpio -t --quiet 2>/dev/null | grep -Exc '(\./)?(init|dev/console|usr/bin/sh|usr/sbin/init)' | grep -qx 4"
 	check "$role: the console as the cluster file says (image.console_shell: $(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' "$KILN_OUT/cluster/cluster.env")): a shell, or console-status" sh -c "
 		case \$(sed -n 's/^IMAGE_CONSOLE_SHELL=//p' '$KILN_OUT/cluster/cluster.env') in
-		yes) test -f '$stage/$role/etc/kiln/services/console' && ! test -e '$stage/$role/etc/kiln/services/console-status' ;;
-		no) test -f '$stage/$role/etc/kiln/services/console-status' && ! test -e '$stage/$role/etc/kiln/services/console' ;;
+		yes) test -f '$stage/$role/etc/kiln/services/console' && ! test -e '$stage/$role/etc/kiln/services/console-status' &&
+			test -f '$stage/$role/etc/kiln/console-shell' && test -f '$stage/boot/etc/kiln/console-shell' ;;
+		no) test -f '$stage/$role/etc/kiln/services/console-status' && ! test -e '$stage/$role/etc/kiln/services/console' &&
+			! test -e '$stage/$role/etc/kiln/console-shell' && ! test -e '$stage/boot/etc/kiln/console-shell' ;;
 		*) exit 1 ;;
 		esac"
 	# Every module the image loads is there with all of its dependencies.

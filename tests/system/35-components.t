@@ -95,7 +95,7 @@ check "components.txt and the manifest: present, version, sha256, origin compone
 # line) answers with the status and runs nothing of what it read.
 console_ok() {
 	for r in master node; do
-		[ ! -e "$B/stage/$r/etc/kiln/services/console" ] &&
+		[ ! -e "$B/stage/$r/etc/kiln/services/console" ] && [ ! -e "$B/stage/$r/etc/kiln/console-shell" ] &&
 			grep -qx 'tty = /dev/console' "$B/stage/$r/etc/kiln/services/console-status" || { echo "$r: console"; return 1; }
 	done
 	printf 'echo pwned > %s/pwned\n' "$T" | timeout 3 "$B/stage/master/usr/bin/busybox" sh \
@@ -103,7 +103,7 @@ console_ok() {
 	cat "$T/cs.out"
 	[ "$(grep -c 'has no shell' "$T/cs.out")" = 2 ] && [ ! -e "$T/pwned" ]
 }
-check "image.console_shell: false in the cluster file: no console shell in either image; console-status shows the status and runs nothing typed" console_ok
+check "image.console_shell: false in the cluster file: no console shell in either image, nor an emergency shell; console-status shows the status and runs nothing typed" console_ok
 rm -rf "$T/root-master" "$T/root-node"
 cp -a "$B/stage/master" "$T/root-master"
 cp -a "$B/stage/node" "$T/root-node"

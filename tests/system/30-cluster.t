@@ -34,7 +34,7 @@ check "the PKI folder is 0700 and holds its 22 keys, each 0600; the image key's 
 	cmp '$P/image-signing.pub' '$O/image-signing.pub' && openssl pkey -pubin -in '$O/image-signing.pub' -noout || exit 1
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
 
-check "the key encrypting Secrets at rest: 32 random bytes in base64, 0600; in each master's encryption-config.yaml (kube's, 0600), in no node's" sh -c "
+check "the key encrypting Secrets at rest: 32 random bytes in base64, 0600; in each master's encryption-config.yaml (the apiserver's, 0600), in no node's" sh -c "
 	[ \$(stat -c %a '$P/encryption.secret') = 600 ] && [ \$(base64 -d < '$P/encryption.secret' | wc -c) = 32 ] || { echo encryption.secret; exit 1; }
 	k=\$(cat '$P/encryption.secret')
 	for m in m1 m2 m3; do f='$M'/\$m/identity/pki/encryption-config.yaml

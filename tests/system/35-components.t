@@ -26,7 +26,7 @@ B=$T/build O=$T/out
 CLUSTER_FILE=$T/solo.yaml
 { cat tests/clusters/solo.yaml; printf 'image:\n  console_shell: false\n'; } > "$CLUSTER_FILE"
 MASTER=s1 NODE=t1 MASTER_IP=192.168.0.11 NODE_IP=192.168.0.21
-# The components with a service of their own (kube: the control plane's user, dns: CoreDNS's), and every binary of
+# The components with a service of their own (each control-plane component its own user, CoreDNS dns), and every binary of
 # each image (kubectl: the apiserver's readiness probe and the cluster DNS feed's client).
 KUBE_SERVICES="kube-apiserver kube-controller-manager kube-scheduler"
 MASTER_COMPONENTS="$KUBE_SERVICES coredns"

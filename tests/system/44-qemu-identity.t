@@ -30,9 +30,9 @@ case $out in s1*"inet 192.168.0.11/24"*) ok "hostname s1 and eth0 192.168.0.11/2
 
 out=$(vm_run s1 "stat -c '%n %a %U' /etc/kiln/identity/pki/etcd/member.key /etc/kiln/identity/pki/apiserver-etcd-client.key; ps -o user,args | grep '[/]usr/bin/etcd'" 15)
 if echo "$out" | grep -qx '/etc/kiln/identity/pki/etcd/member.key 600 etcd' &&
-	echo "$out" | grep -qx '/etc/kiln/identity/pki/apiserver-etcd-client.key 600 kube' &&
+	echo "$out" | grep -qx '/etc/kiln/identity/pki/apiserver-etcd-client.key 600 apiserver' &&
 	echo "$out" | grep -Eq '^etcd +/usr/bin/etcd'; then
-	ok "etcd runs as etcd; its key is 0600 etcd, the apiserver's etcd client key 0600 kube"
+	ok "etcd runs as etcd; its key is 0600 etcd, the apiserver's etcd client key 0600 apiserver"
 else
 	not_ok "etcd's user and key owners"; diag "$out"
 fi

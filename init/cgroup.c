@@ -28,6 +28,25 @@ static int put(const char *dir, const char *file, const char *text)
 	return rc;
 }
 
+/* Every controller the kernel offers at DIR, made available to the cgroups below it. At the root: containerd, runc
+ * and the kubelet (cgroupfs driver) create their groups there and need cpu, memory, pids, io... (the root cgroup
+ * itself is exempt from the no-internal-processes rule, so init may stay in it). At kiln/, which holds no process
+ * itself: the services' groups. */
+void cgroup_delegate(const char *dir)
+{
+	char path[300], *have, *save = NULL, want[512];
+	size_t n = 0;
+	snprintf(path, sizeof path, "%s/cgroup.controllers", dir);
+	if (!(have = read_text(path, NULL)))
+		return;
+	want[0] = '\0';
+	for (char *c = strtok_r(have, " \n", &save); c && n + strlen(c) + 3 < sizeof want; c = strtok_r(NULL, " \n", &save))
+		n += (size_t)snprintf(want + n, sizeof want - n, "%s+%s", n ? " " : "", c);
+	if (n && put(dir, "cgroup.subtree_control", want))
+		say("kiln: cgroup: enabling %s in %s: %m", want, dir);
+	free(have);
+}
+
 static void group_dir(const struct svc *s, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s", base, s->d.name);
@@ -36,7 +55,7 @@ static void group_dir(const struct svc *s, char *out, size_t len)
 void cgroup_setup(int sandbox)
 {
 	const char *root = sandbox ? getenv("KILN_CGROUP") : "/sys/fs/cgroup";
-	char path[300], *have, *save = NULL;
+	char path[300];
 	if (!root || !*root)
 		return;
 	snprintf(path, sizeof path, "%s/cgroup.procs", root);
@@ -50,21 +69,10 @@ void cgroup_setup(int sandbox)
 		base[0] = '\0';
 		return;
 	}
-	/* kiln/ holds no process itself, so its children may have the controllers the root hands down */
-	snprintf(path, sizeof path, "%s/cgroup.controllers", base);
-	if ((have = read_text(path, NULL))) {
-		for (char *c = strtok_r(have, " \n", &save); c; c = strtok_r(NULL, " \n", &save))
-			if (!strcmp(c, "memory") || !strcmp(c, "pids") || !strcmp(c, "cpu")) {
-				char plus[16];
-				snprintf(plus, sizeof plus, "+%s", c);
-				if (put(base, "cgroup.subtree_control", plus))
-					say("kiln: cgroup: enabling %s for the services: %m", c);
-			}
-		free(have);
-	}
+	cgroup_delegate(base);
 }
 
-/* Before a start: the group exists, with the service's limits ("max" where it sets none). */
+/* Before a start: the group exists, with the service's limits (a group init made has none otherwise). */
 int cgroup_prepare(struct svc *s)
 {
 	char dir[512], v[32];
@@ -75,13 +83,13 @@ int cgroup_prepare(struct svc *s)
 		snprintf(s->reason, sizeof s->reason, "cgroup %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	snprintf(v, sizeof v, s->d.memory_max ? "%lld" : "max", (long long)s->d.memory_max);
-	if (put(dir, "memory.max", v) && s->d.memory_max) {
+	snprintf(v, sizeof v, "%lld", (long long)s->d.memory_max);
+	if (s->d.memory_max && put(dir, "memory.max", v)) {
 		snprintf(s->reason, sizeof s->reason, "memory_max: %s (no memory controller?)", strerror(errno));
 		return -1;
 	}
-	snprintf(v, sizeof v, s->d.pids_max ? "%d" : "max", s->d.pids_max);
-	if (put(dir, "pids.max", v) && s->d.pids_max) {
+	snprintf(v, sizeof v, "%d", s->d.pids_max);
+	if (s->d.pids_max && put(dir, "pids.max", v)) {
 		snprintf(s->reason, sizeof s->reason, "pids_max: %s (no pids controller?)", strerror(errno));
 		return -1;
 	}
@@ -112,14 +120,12 @@ void cgroup_kill(const struct svc *s)
 	snprintf(path, sizeof path, "%s/cgroup.procs", dir);
 	if (!(procs = read_text(path, NULL)))
 		return;
-	for (char *p = procs; *p;) {
-		long pid = strtol(p, &p, 10);
+	for (char *p = procs, *end;; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
 		if (pid > 1)
 			kill((pid_t)pid, SIGKILL);
-		while (*p == '\n')
-			p++;
-		if (*p && (*p < '0' || *p > '9'))
-			break;
 	}
 	free(procs);
 }

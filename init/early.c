@@ -47,33 +47,6 @@ static int mount_once(const char *src, const char *dst, const char *type, unsign
 	return 0;
 }
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
-	if (fd < 0)
-		return -1;
-	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-/* Every controller the kernel offers, made available to the cgroups below the root: containerd, runc and the
- * kubelet (cgroupfs driver) create their groups there and need cpu, memory, pids, io... (the root cgroup itself
- * is exempt from the no-internal-processes rule, so init may stay in it). */
-static void cgroup_delegate(void)
-{
-	char *have = read_text("/sys/fs/cgroup/cgroup.controllers", NULL), *save = NULL, want[512];
-	size_t n = 0;
-	if (!have)
-		return;
-	want[0] = '\0';
-	for (char *c = strtok_r(have, " \n", &save); c && n + strlen(c) + 3 < sizeof want; c = strtok_r(NULL, " \n", &save))
-		n += (size_t)snprintf(want + n, sizeof want - n, "%s+%s", n ? " " : "", c);
-	if (n && write_text("/sys/fs/cgroup/cgroup.subtree_control", want))
-		say("kiln: cgroup: enabling %s: %m", want);
-	free(have);
-}
-
 int early_mounts(void)
 {
 	int rc = 0;
@@ -85,7 +58,7 @@ int early_mounts(void)
 	rc |= mount_once("run", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	rc |= mount_once("tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	rc |= mount_once("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	cgroup_delegate();
+	cgroup_delegate("/sys/fs/cgroup");
 	return rc ? -1 : 0;
 }
 

@@ -199,6 +199,8 @@ void early_sysctl(const char *path);
 int net_setup(const struct cmdline *c);
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
 void emergency_shell(void);
+/* cgroup.c: every controller DIR's cgroup.controllers offers, enabled for the groups below DIR */
+void cgroup_delegate(const char *dir);
 
 /* ---- users and groups (users.c) ---- */
 #define KILN_GROUPS_MAX 64

@@ -290,19 +290,15 @@ static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t 
 		}
 	} else if (!strcmp(k, "memory_max")) {
 		char *end;
+		int shift = 0;
 		long long m;
 		errno = 0;
 		m = strtoll(v, &end, 10);
-		int shift = 0;
-		if (end != v && (*end == 'K' || *end == 'M' || *end == 'G') && !end[1])
+		if (end != v && *end && strchr("KMG", *end) && !end[1])
 			shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30, end++;
-		if (!errno && m >= 0 && m <= (1LL << 40) >> shift)
-			m <<= shift;
-		else
-			errno = ERANGE;
-		if (errno || end == v || *end || m < (1LL << 20) || m > (1LL << 40))
+		if (errno || end == v || *end || m < 0 || m > (1LL << 40) >> shift || m << shift < (1LL << 20))
 			return fail(err, errlen, line, "memory_max '%s' is not a size from 1M to 1024G (bytes, or K, M, G)", v);
-		d->memory_max = m;
+		d->memory_max = m << shift;
 	} else if (!strcmp(k, "pids_max")) {
 		if (parse_int(v, 1, 4194304, &n))
 			return fail(err, errlen, line, "pids_max '%s' is not a count from 1 to 4194304", v);

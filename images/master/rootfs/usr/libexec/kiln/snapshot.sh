@@ -13,15 +13,22 @@ snapshot_trial() {
 	return 1
 }
 
+# meta_get FILE.db KEY: KEY's value in the snapshot's .meta (empty without one).
+meta_get() { sed -n "s/^$2=//p" "${1%.db}.meta" 2>/dev/null; }
+# snapshot_revision FILE.db: the etcd revision its .meta records, or nothing when it records none (or not a number).
+snapshot_revision() {
+	sr=$(meta_get "$1" revision | head -n 1)
+	case $sr in '' | *[!0-9]*) ;; *) echo "$sr" ;; esac
+}
+
 # keep_newest DIR N: the newest N snapshots of DIR kept (NAME.db with its NAME.meta), the others removed. Newest by
 # the etcd revision its .meta records, which only grows, then by name: a clock stepped back, which makes a new name
 # sort before the old ones, never makes the newest snapshot go.
 keep_newest() {
 	for kn_db in "$1"/*.db; do
 		[ -f "$kn_db" ] || continue
-		kn_rev=$(sed -n 's/^revision=//p' "${kn_db%.db}.meta" 2>/dev/null | head -n 1)
-		case $kn_rev in '' | *[!0-9]*) kn_rev=0 ;; esac
-		echo "$kn_rev ${kn_db##*/}"
+		kn_rev=$(snapshot_revision "$kn_db")
+		echo "${kn_rev:-0} ${kn_db##*/}" # none recorded: the oldest
 	done | sort -k1,1nr -k2,2r | tail -n +$(($2 + 1)) | while read -r _ kn_old; do
 		rm -f "$1/$kn_old" "$1/${kn_old%.db}.meta"
 	done

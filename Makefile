@@ -41,7 +41,7 @@ $(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | t
 KUBE_BUILT := $(BUILD)/.kube-built
 export KUBE_BUILT
 
-.PHONY: all help deps init kube images machines pxe serve upgrade tools check addons audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init kube images machines pxe serve upgrade tools check addons audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-images test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -124,20 +124,24 @@ pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: kernels, init
 # SERVE_ADDR=[IP:]PORT: where to listen (default every address, port 8080).
 serve: images ## serve each role's upgrade image over HTTP (initctl upgrade http://HOST:8080/<role>/system.img)
 	@$(S)/serve.sh $(if $(SERVE_ADDR),--addr $(SERVE_ADDR))
-# CLUSTER_BOOT=disk: each machine boots a copy of its own disk image (what `make upgrade` needs).
+# The QEMU cluster boots QEMU_OUT's machines: out/ (the images as built, console shell or not as the cluster file
+# says) by default; QEMU_OUT=build/test/out (make test-images) boots the tests' copy with console shells, which
+# `make upgrade` needs (it runs initctl upgrade on each console). CLUSTER_BOOT=disk: each machine boots a copy of its
+# own disk image (what `make upgrade` needs too).
+QEMU_OUT ?= $(OUT)
 cluster: machines ## boot every machine in QEMU on a private network (netns); returns when all are ready
-	@$(S)/cluster.sh up $(OUT)/cluster
-# UPGRADE_DIR: a folder of <role>/system.img to upgrade to (default out/); UPGRADE_ROLES (default "master node").
-upgrade: images ## rolling upgrade of the QEMU cluster (CLUSTER_BOOT=disk): one machine at a time, masters first, etcd healthy between
-	@$(S)/upgrade.sh $(OUT)/cluster
+	@KILN_OUT=$(QEMU_OUT) $(S)/cluster.sh up $(QEMU_OUT)/cluster
+# UPGRADE_DIR: a folder of <role>/system.img to upgrade to (default QEMU_OUT); UPGRADE_ROLES (default "master node").
+upgrade: images ## rolling upgrade of the QEMU cluster (CLUSTER_BOOT=disk, QEMU_OUT=build/test/out): one machine at a time, masters first, etcd healthy between
+	@KILN_OUT=$(QEMU_OUT) $(S)/upgrade.sh $(QEMU_OUT)/cluster
 cluster-down: ## power the QEMU cluster off and delete its network namespace
-	@$(S)/cluster.sh down $(OUT)/cluster
+	@KILN_OUT=$(QEMU_OUT) $(S)/cluster.sh down $(QEMU_OUT)/cluster
 cluster-status: ## each QEMU machine's state and `initctl status`
-	@$(S)/cluster.sh status $(OUT)/cluster
+	@KILN_OUT=$(QEMU_OUT) $(S)/cluster.sh status $(QEMU_OUT)/cluster
 addons: $(OUT)/cluster/cluster.env ## apply the cluster DNS's RBAC, Service and Endpoints through the first master that answers (admin.kubeconfig)
 	@$(S)/addons.sh $(OUT)/cluster
-drill: machines ## etcd disaster drill in a QEMU cluster: 1000 keys, backup, all data destroyed, restore, every key back
-	@$(S)/drill.sh $(OUT)/cluster
+drill: test-images ## etcd disaster drill in a QEMU cluster (the tests' copy: it works on the consoles): 1000 keys, backup, all data destroyed, restore, every key back
+	@KILN_OUT=$(KILN_TEST_OUT) $(S)/drill.sh $(KILN_TEST_OUT)/cluster
 audit: machines ## every private key in every image and identity archive, checked against the PKI table
 	@$(S)/audit.sh $(SECRETS) $(OUT)
 pki-status: $(KILN_TOOL) ## list every certificate of the cluster with its expiry
@@ -151,6 +155,14 @@ run-master-disk: master ## boot the master disk image (syslinux, slot A) in QEMU
 	@$(S)/run-qemu.sh --disk $(OUT)/master/disk.img
 run-node-disk: node ## boot the node disk image in QEMU
 	@$(S)/run-qemu.sh --disk $(OUT)/node/disk.img
+
+# The tests' tree: the cluster built again with image.console_shell: true, into $(BUILD)/test/out with the same PKI
+# (scripts/test-tree.sh). The QEMU tests and the benchmarks drive its machines through their console shells; the
+# example's own images (out/) have none. Tests find it as KILN_TEST_OUT.
+TEST_TREE := $(BUILD)/test
+export KILN_TEST_OUT := $(TEST_TREE)/out
+test-images: all ## the tests' copy of the cluster, with a console shell, in build/test/out
+	@SECRETS=$(abspath $(SECRETS)) $(S)/test-tree.sh $(CLUSTER) $(TEST_TREE)
 
 test: all test-unit test-system ## unit tests and system tests (builds, PID 1, QEMU boots, reproducibility)
 test-unit: $(DEPS_STAMP) ## cmocka unit tests (ASan + UBSan)
@@ -167,17 +179,17 @@ PROVE := prove -v --merge --timer
 run_system = rc=0; \
 	$(PROVE) -j$(LANES) --rules='seq=$(LANE_A)' --rules='seq=**' $(filter-out $(CLUSTER_TESTS),$(SYSTEM_TESTS)) || rc=1; \
 	$(PROVE) $(CLUSTER_TESTS) || rc=1; exit $$rc
-test-system: all ## TAP system tests under prove
+test-system: all test-images ## TAP system tests under prove
 	@export SECRETS=$(SECRETS); $(run_system)
-test-long: all ## long soaks and fuzzing (every system test with KILN_LONG=1: the upgrades of the example cluster, its drill and m1 off with Kubernetes)
+test-long: all test-images ## long soaks and fuzzing (every system test with KILN_LONG=1: the upgrades of the example cluster, its drill and m1 off with Kubernetes)
 	@export KILN_LONG=1; $(run_system)
 	@if [ -f tools/Makefile ]; then $(MAKE) -s -C tools O=$(BUILD)/tools fuzz; fi
 
 fuzz: $(DEPS_STAMP) ## a long libFuzzer run of the cluster-file parser (FUZZ_SECONDS, default 600)
 	@$(MAKE) -s -C tools O=$(BUILD)/tools fuzz
 
-bench: images tools ## boot and build benchmarks, printed as ratios
-	@SECRETS=$(SECRETS) $(S)/bench.sh
+bench: images tools test-images ## boot and build benchmarks, printed as ratios (on the tests' tree: they use the consoles)
+	@SECRETS=$(SECRETS) KILN_OUT=$(KILN_TEST_OUT) $(S)/bench.sh
 
 repro: images ## build again into a second tree and compare every output byte for byte
 	@$(S)/repro.sh

@@ -230,12 +230,25 @@ down() {
 	say "cluster $CLUSTER_NAME: down (consoles kept in $VM_DIR)"
 }
 
+# status_without_shell NAME: the console has console-status, not a shell: Enter makes it print `initctl status`,
+# followed by its own line again; what came between is the status.
+status_without_shell() {
+	log=$VM_DIR/$1/console.log n=$(wc -l < "$VM_DIR/$1/console.log") i=0
+	vm_send "$1" "" || return 0
+	until tail -n +$((n + 2)) "$log" | grep -q 'this console has no shell'; do
+		i=$((i + 1)); [ $i -lt 75 ] || { echo "(no status from the console in 15 s)"; return 0; }
+		sleep 0.2
+	done
+	tail -n +$((n + 1)) "$log" | tr -d '\r' | sed '/this console has no shell/,$d' | sed '/^$/d'
+}
+
 status() {
 	for m in $machines; do
 		role=$(machine_field "$m" ROLE)
 		if running "$m"; then
 			echo "== $m ($role, $(machine_field "$m" ADDRESS)): running; $(grep -o 'kiln: [a-z]*:.*' "$VM_DIR/$m/console.log" | tr -d '\r' | tail -n 1)"
-			vm_run "$m" "initctl status" 15 || true
+			if [ "${IMAGE_CONSOLE_SHELL:-}" = yes ]; then vm_run "$m" "initctl status" 15 || true
+			else status_without_shell "$m"; fi
 		else
 			echo "== $m ($role, $(machine_field "$m" ADDRESS)): not running"
 		fi

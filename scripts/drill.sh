@@ -20,6 +20,7 @@ rendered=${1:-$KILN_OUT/cluster}
 . "$rendered/cluster.env"
 [ "$(echo $MASTERS | wc -w)" -ge 3 ] || die "the drill needs 3 masters or more; $CLUSTER_NAME has: $MASTERS"
 first=${MASTERS%% *}
+need_console_shell "the drill"
 
 if [ "$mode" = all ]; then
 	[ "$(id -u)" = 0 ] || die "the drill boots a cluster: it needs root (network namespace, taps)"

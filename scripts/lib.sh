@@ -28,6 +28,13 @@ source_date_epoch() {
 # machine_field NAME KEY: a machine's value from a sourced cluster.env (MACHINE_<name>_<KEY>, `-` in names as `_`).
 machine_field() { eval "echo \${MACHINE_$(echo "$1" | tr -c 'A-Za-z0-9_\n' _)_$2}"; }
 
+# need_console_shell WHAT: die unless the sourced cluster.env's images have a console shell (WHAT drives the
+# machines through it); the tests' copy of the cluster has one (make test-images, build/test/out).
+need_console_shell() {
+	[ "${IMAGE_CONSOLE_SHELL:-}" = yes ] && return 0
+	die "$1 runs commands on each machine's console shell, and cluster ${CLUSTER_NAME:-?}'s images have none (image.console_shell: false): run it on the tests' copy (make test-images; QEMU_OUT=build/test/out for make cluster and make upgrade)"
+}
+
 # cluster_host_address: in a QEMU cluster's network namespace, the namespace's own address on the bridge (from a
 # sourced cluster.env), so tools run there reach the machines: the cluster's gateway when it has one, else the last
 # address of the infrastructure range. ADDRESS/PREFIX.

@@ -21,6 +21,7 @@ rendered=${1:-$KILN_OUT/cluster}
 [ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: no rendered cluster (run 'make' first)"
 . "$rendered/cluster.env"
 [ "$(id -u)" = 0 ] || die "the cluster's network namespace needs root"
+need_console_shell "the rolling upgrade"
 VM_DIR=${CLUSTER_RUN:-$KILN_OUT/run}
 ns=${CLUSTER_NETNS:-kiln-$CLUSTER_NAME}
 dir=${UPGRADE_DIR:-$KILN_OUT} roles=${UPGRADE_ROLES:-master node}

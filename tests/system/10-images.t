@@ -3,7 +3,7 @@
 # inside the staged root), the kernel modules, the initramfs and disk layouts, the manifest, a no-op second make.
 . tests/system/lib/tap.sh
 
-plan 29
+plan 31
 stage=$KILN_BUILD/stage
 release=$(cat /var/cache/kiln/kernel/release 2>/dev/null || echo none)
 
@@ -23,6 +23,13 @@ for role in master node; do
 			! test -e '$stage/$role/etc/kiln/console-shell' && ! test -e '$stage/boot/etc/kiln/console-shell' ;;
 		*) exit 1 ;;
 		esac"
+	# The QEMU tests boot the tests' tree (make test-images): the same image but for its console shell.
+	check "$role: the tests' tree differs from this image in its console shell alone" sh -c "
+		grep -qx 'IMAGE_CONSOLE_SHELL=yes' '$KILN_TEST_OUT/cluster/cluster.env' || { echo 'no tests tree with a shell in $KILN_TEST_OUT'; exit 1; }
+		a=\$(grep -v '^#' '$o/manifest.txt' | sort) b=\$(grep -v '^#' '$KILN_TEST_OUT/$role/manifest.txt' | sort)
+		d=\$( { echo \"\$a\"; echo \"\$b\"; } | sort | uniq -u | cut -f1 | sort -u)
+		echo \"\$b\" | grep -q '^/etc/kiln/services/console	' || { echo 'the tests tree has no console shell'; exit 1; }
+		! echo \"\$d\" | grep -Ev '^/etc/kiln/(services/console|services/console-status|console-shell)\$'"
 	# Every module the image loads is there with all of its dependencies.
 	check "$role: every listed module and its dependencies are in the image" sh -c "
 		d='$stage/$role/usr/lib/modules/$release'

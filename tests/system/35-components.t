@@ -91,19 +91,26 @@ check "components.txt and the manifest: present, version, sha256, origin compone
 		grep -qx \"\$c present v1.30.0 $sum\" '$O/node/components.txt' || exit 1
 		grep -q \"^/usr/bin/\$c	file	755	0:0	[0-9]*	$sum	components:\$c v1.30.0\$\" '$O/node/manifest.txt' || exit 1
 	done"
-# console_ok: neither staged image has the console shell; console-status (run by the image's busybox, fed a command
-# line) answers with the status and runs nothing of what it read.
+# console_ok: neither staged image has the console shell; console-status (run by the image's busybox, fed command
+# lines, with a test double for initctl on PATH that records its arguments) answers Enter and `status` with the
+# status, `upgrade URL` (one URL, no option), runs nothing else it read, and takes `poweroff` (ending there: it
+# execs initctl).
 console_ok() {
 	for r in master node; do
 		[ ! -e "$B/stage/$r/etc/kiln/services/console" ] && [ ! -e "$B/stage/$r/etc/kiln/console-shell" ] &&
 			grep -qx 'tty = /dev/console' "$B/stage/$r/etc/kiln/services/console-status" || { echo "$r: console"; return 1; }
 	done
-	printf 'echo pwned > %s/pwned\n' "$T" | timeout 3 "$B/stage/master/usr/bin/busybox" sh \
-		"$B/stage/master/usr/libexec/kiln/console-status" > "$T/cs.out" 2>&1
-	cat "$T/cs.out"
-	[ "$(grep -c 'has no shell' "$T/cs.out")" = 2 ] && [ ! -e "$T/pwned" ]
+	mkdir -p "$T/fake-initctl"
+	printf '#!/bin/sh\n# test double: records what console-status asked of initctl\necho "$*" >> %s/initctl.calls\n' "$T" > "$T/fake-initctl/initctl"
+	chmod +x "$T/fake-initctl/initctl"
+	rm -f "$T/initctl.calls"
+	printf '\nstatus\necho pwned > %s/pwned\nupgrade http://h:8080/master/system.img\nupgrade --allow-downgrade x\nupgrade a;id\npoweroff\nreboot\n' "$T" | PATH="$T/fake-initctl:$PATH" timeout 3 \
+		"$B/stage/master/usr/bin/busybox" sh "$B/stage/master/usr/libexec/kiln/console-status" > "$T/cs.out" 2>&1
+	cat "$T/cs.out" "$T/initctl.calls"
+	[ "$(grep -c 'has no shell' "$T/cs.out")" = 7 ] && [ "$(grep -c 'not run' "$T/cs.out")" = 3 ] && [ ! -e "$T/pwned" ] &&
+		[ "$(tr '\n' ' ' < "$T/initctl.calls")" = "status status upgrade http://h:8080/master/system.img poweroff " ]
 }
-check "image.console_shell: false in the cluster file: no console shell in either image, nor an emergency shell; console-status shows the status and runs nothing typed" console_ok
+check "image.console_shell: false in the cluster file: no console shell in either image, nor an emergency shell; console-status shows the status, takes upgrade URL and poweroff and runs nothing else typed" console_ok
 rm -rf "$T/root-master" "$T/root-node"
 cp -a "$B/stage/master" "$T/root-master"
 cp -a "$B/stage/node" "$T/root-node"

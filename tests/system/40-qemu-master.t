@@ -1,10 +1,12 @@
 #!/bin/sh
 # 40-qemu-master.t: the master initramfs boots under QEMU (TCG) to `kiln: ready` with etcd really answering,
-# initctl works on the console, and `initctl poweroff` ends QEMU cleanly.
+# initctl works on the console, and `initctl poweroff` ends QEMU cleanly (the tests' tree, with a console shell).
+# Then the master image as built (out/, the example's: no console shell): ready, Enter shows the status, a command
+# typed is not run, `poweroff` shuts it down in order.
 . tests/system/lib/tap.sh
 . tests/system/lib/vm.sh
 
-plan 9
+plan 12
 o=$KILN_OUT/master
 vm_boot_ready m "master initramfs" 150 --mem 1024 "$o/vmlinuz" "$o/initramfs.cpio.gz"
 check "every service is ready (not degraded)" sh -c "grep -q 'kiln: ready: [0-9]* services in' '$VM_DIR/m/console.log'"
@@ -30,5 +32,26 @@ if vm_wait_exit m 60; then
 	check "the init stopped its services and powered off" sh -c "grep -q 'kiln: powering off' '$VM_DIR/m/console.log'"
 else
 	not_ok "initctl poweroff ends QEMU"; diag "$(vm_log m | tail -n 20)"; not_ok "powered off"
+fi
+
+o=$KILN_IMAGES_OUT/master
+if grep -qx 'IMAGE_CONSOLE_SHELL=no' "$KILN_IMAGES_OUT/cluster/cluster.env"; then
+	vm_boot_ready p "master initramfs as built (no console shell)" 150 --mem 1024 "$o/vmlinuz" "$o/initramfs.cpio.gz"
+	n=$(wc -l < "$VM_DIR/p/console.log")
+	vm_send p ""
+	vm_send p "echo \$((6 * 7))"
+	vm_wait p 'not run: this console takes' 20
+	sleep 1
+	out=$(tail -n +$((n + 1)) "$VM_DIR/p/console.log" | tr -d '\r')
+	if echo "$out" | grep -Eq '^etcd +ready' && echo "$out" | grep -q 'not run: this console takes' && ! echo "$out" | grep -qx 42; then
+		ok "no console shell: Enter shows initctl status (etcd ready), a command typed is not run"
+	else not_ok "no console shell: Enter shows the status, a command is not run"; diag "$out"; fi
+	vm_send p "poweroff"
+	if vm_wait_exit p 60 && grep -q 'kiln: powering off' "$VM_DIR/p/console.log"; then ok "no console shell: poweroff typed on the console shuts down in order"
+	else not_ok "no console shell: poweroff on the console"; diag "$(vm_log p | tail -n 20)"; fi
+else
+	skip "the example's images have a console shell (its cluster file says so): nothing to check without one"
+	skip "the same"
+	skip "the same"
 fi
 done_testing

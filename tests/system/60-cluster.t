@@ -9,6 +9,7 @@
 # are refused; scripts/upgrade.sh (what `make upgrade` runs) takes m1, m2, m3 and n1 to v2 while a client on the
 # build host writes to etcd twice a second: every write succeeds, every key is there afterwards.
 . tests/system/lib/tap.sh
+use_test_tree
 KILN_TOP=$TOP
 R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"

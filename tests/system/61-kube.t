@@ -8,6 +8,7 @@
 # in their pod subnets, exec and pod-to-pod traffic, logs, a ClusterIP Service from the other node, the kube-dns
 # Endpoints, the cluster DNS, a pod's service-account token, the Node authorizer. Then what each machine uses.
 . tests/system/lib/tap.sh
+use_test_tree
 KILN_TOP=$TOP
 [ -f "$KILN_OUT/master/initramfs.cpio.gz" ] && [ -f "$KILN_OUT/node/initramfs.cpio.gz" ] || bail "no images built: run 'make' first"
 [ "$(id -u)" = 0 ] || bail "a cluster needs root (network namespace, taps)"

@@ -12,6 +12,7 @@
 # Under make test every result is reported skipped (four machines with two apiservers and the drill take about
 # 20 minutes under emulation: 61-kube.t checks Kubernetes on one master and two nodes there).
 . tests/system/lib/tap.sh
+use_test_tree
 KILN_TOP=$TOP
 drill_steps=19
 plan $((drill_steps + 6))

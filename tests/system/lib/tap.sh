@@ -6,6 +6,19 @@ TOP=$(pwd)
 KILN_BUILD=${KILN_BUILD:-$TOP/build}
 KILN_OUT=${KILN_OUT:-$TOP/out}
 KILN_CACHE=${KILN_CACHE:-/var/cache/kiln}
+KILN_TEST_OUT=${KILN_TEST_OUT:-$KILN_BUILD/test/out}
+
+# use_test_tree: KILN_OUT becomes the tests' tree (make test-images: the cluster built again with a console shell),
+# for a test that drives machines through their consoles; the example's own images (out/) have no shell and stay
+# KILN_IMAGES_OUT.
+use_test_tree() {
+	[ -f "$KILN_TEST_OUT/cluster/cluster.env" ] && [ -f "$KILN_TEST_OUT/master/initramfs.cpio.gz" ] &&
+		[ -f "$KILN_TEST_OUT/node/initramfs.cpio.gz" ] || bail "no tests' tree in $KILN_TEST_OUT: run 'make test-images'"
+	grep -qx 'IMAGE_CONSOLE_SHELL=yes' "$KILN_TEST_OUT/cluster/cluster.env" ||
+		bail "$KILN_TEST_OUT: its images have no console shell: run 'make test-images'"
+	KILN_IMAGES_OUT=$KILN_OUT KILN_OUT=$KILN_TEST_OUT
+	export KILN_OUT KILN_IMAGES_OUT
+}
 tap_n=0
 tap_failed=0
 

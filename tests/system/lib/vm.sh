@@ -1,5 +1,6 @@
 # vm.sh (tests): scripts/vm.sh's machines in a temporary VM_DIR, all killed when the test ends, and the TAP
-# preamble most QEMU tests begin with (sourced after tap.sh).
+# preamble most QEMU tests begin with (sourced after tap.sh). They boot the tests' tree (use_test_tree).
+use_test_tree
 KILN_TOP=${KILN_TOP:-$TOP}
 . "$KILN_TOP/scripts/vm.sh"
 

@@ -1,6 +1,6 @@
 /* initctl.c: talks to kiln's init over its control socket: status [NAME], start|stop|restart NAME, logs NAME
  * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE|URL runs kiln-upgrade, and
- * status also prints the slots and the last upgrade (its file). Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
+ * status also prints the slots, the last upgrade (its file) and the clock's state. Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
 #include "kiln.h"
 
 #include <errno.h>
@@ -94,6 +94,25 @@ static int request(const char *req)
 	return code;
 }
 
+/* The clock's state, one line written by the ntpd service's clock-event (its first line, 200 bytes at most:
+ * the file belongs to the service's user). Nothing when the machine runs no time service. */
+static void print_clock(void)
+{
+	char path[512], line[201];
+	snprintf(path, sizeof path, "%s/clock/state", kiln_path("KILN_RUN", "/run/kiln"));
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		for (char *p = line; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+				*p = '?';
+		printf("clock: %s\n", line);
+	}
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	char req[512];
@@ -131,6 +150,7 @@ int main(int argc, char **argv)
 			fputs(up, stdout);
 			free(up);
 		}
+		print_clock();
 	}
 	return rc;
 }

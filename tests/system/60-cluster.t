@@ -15,7 +15,7 @@ R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 35
+plan 37
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
@@ -119,6 +119,25 @@ else
 	for m in $MASTERS; do diag "== $m" "$(vm_run "$m" "initctl status; tail -n 3 /data/log/etcd-backup.log; ls -R /data/backup/etcd" 20)"; done
 fi
 
+# The clock: m1 (no time servers in the example) serves its own, m2, m3 and the nodes take it; initctl status says so.
+clock() { vm_run "$1" "initctl status | grep '^clock:'" 20 | tr -d '\r'; }
+clocks_ok() {
+	c1=$(clock m1) c2=$(clock m2) cn=$(clock n1)
+	echo "$c1" | grep -q '^clock: reference: ' && echo "$c2" | grep -q '^clock: synchronised: .*stratum 2' &&
+		echo "$cn" | grep -q '^clock: synchronised: .*stratum [23]'
+}
+end=$(($(date +%s) + 120))
+until clocks_ok || [ "$(date +%s)" -ge "$end" ]; do sleep 5; done
+if clocks_ok; then ok "clocks: m1 is the reference, m2 and n1 synchronised from the masters: m2 '${c2#clock: }'; n1 '${cn#clock: }'"
+else not_ok "clocks: m1 the reference, m2 and n1 synchronised"; diag "m1: $c1" "m2: $c2" "n1: $cn" "$(vm_run n1 'tail -n 5 /data/log/ntpd.log' 20)"; fi
+# n2's clock set 10 minutes ahead; its ntpd, restarted, steps it back to the masters' time (the host's, within 3 s).
+vm_run n2 "date -s \"\$(date -d @\$((\$(date +%s) + 600)) '+%Y-%m-%d %H:%M:%S')\" > /dev/null; initctl restart ntpd" 20 > /dev/null
+stepped() { c=$(clock n2); echo "$c" | grep -Eq '^clock: synchronised: .*stepped by -(5[0-9][0-9]|6[0-9][0-9])\.'; }
+end=$(($(date +%s) + 90))
+until stepped || [ "$(date +%s)" -ge "$end" ]; do sleep 3; done
+d=$(( $(vm_run n2 "date +%s" 20 | tr -dc 0-9) - $(date +%s) ))
+if stepped && [ "${d#-}" -le 3 ]; then ok "n2's clock set 10 minutes ahead is stepped back by its ntpd: '${c#clock: }'; now ${d} s from the host's"
+else not_ok "n2's clock stepped back to the masters' time"; diag "$c" "difference $d s" "$(vm_run n2 'tail -n 5 /data/log/ntpd.log' 20)"; fi
 
 # The upgrades (13 results) restart every master: they run under make test-long; make test reports them skipped.
 if [ -n "${KILN_LONG:-}" ]; then

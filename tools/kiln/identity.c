@@ -147,6 +147,33 @@ static int write_backup_env(struct tree *t, const struct cluster *c, const struc
 	return text(t, "env/backup.env", &b, 0644, "root");
 }
 
+/* The clock (env/time.env, read by the ntpd service): masters serve time to the cluster (NTP_SERVE) and take it from
+ * the cluster file's time.servers, or without any from the first master, whose own clock is then the cluster's
+ * reference; nodes take it from every master. */
+static int write_time_env(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	const struct machine *first = cluster_first_master(c);
+	char a[16];
+	buf_printf(&b, "NTP_SERVE=%s\nNTP_PEERS=\"", m->role == ROLE_MASTER ? "yes" : "no");
+	if (m->role == ROLE_NODE) {
+		for (size_t i = 0; i < c->nmasters; i++) {
+			ip_format(c->machines[i].addr, a, sizeof a);
+			buf_printf(&b, "%s%s", i ? " " : "", a);
+		}
+	} else if (c->ntime_servers) {
+		for (size_t i = 0; i < c->ntime_servers; i++) {
+			ip_format(c->time_servers[i], a, sizeof a);
+			buf_printf(&b, "%s%s", i ? " " : "", a);
+		}
+	} else if (first && first != m) {
+		ip_format(first->addr, a, sizeof a);
+		buf_printf(&b, "%s", a);
+	}
+	buf_printf(&b, "\"\n");
+	return text(t, "env/time.env", &b, 0644, "root");
+}
+
 /* Every component reaches the API on its own machine: a master's own apiserver, or on a node the local endpoint
  * (apiproxy) that sends each connection to a master whose apiserver answers, so no one master is a node's API. */
 #define APISERVER_URL "https://127.0.0.1:6443"
@@ -367,7 +394,8 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 	int rc;
 
 	buf_printf(&b, "%s\n", m->name);
-	rc = text(t, "hostname", &b, 0644, "root") || write_network(t, c, m) || write_kubernetes_env(t, c, m);
+	rc = text(t, "hostname", &b, 0644, "root") || write_network(t, c, m) || write_kubernetes_env(t, c, m) ||
+	     write_time_env(t, c, m);
 	for (size_t i = 0; !rc && i < nfiles; i++)
 		rc = copy_pki(t, pkidir, m, &files[i]);
 	if (!rc && m->role == ROLE_MASTER)

@@ -58,6 +58,7 @@ void ynode_free(struct ynode *n);
 
 /* ---- the cluster (schema.c reads, validate.c checks, derive in cluster.c) ---- */
 #define NAME_MAX_LEN 64
+#define MAX_TIME_SERVERS 4
 enum role { ROLE_MASTER, ROLE_NODE };
 enum { M_NAME_OK = 1, M_MAC_OK = 2, M_ADDR_OK = 4 };
 enum { NET_INFRA_OK = 1, NET_SERVICES_OK = 2, NET_PODS_OK = 4, NET_GATEWAY_OK = 8 };
@@ -95,6 +96,8 @@ struct cluster {
 	int data_format_blank; /* a diskless (PXE) machine may make DATA on a disk that is entirely blank */
 	int diskless_masters;  /* masters may keep etcd on a tmpfs (no DATA disk): kiln.data=disk is left out */
 	long data_wait;        /* seconds a master's boot waits for its DATA disk (kiln.data_wait) */
+	uint32_t time_servers[MAX_TIME_SERVERS]; /* the masters' upstream NTP servers (time.servers), none: m1's clock */
+	size_t ntime_servers;
 	/* derived */
 	uint32_t service_ip, dns_ip;
 };

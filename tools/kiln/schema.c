@@ -7,11 +7,12 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"name", "domain", "kubernetes_version", "networks", "masters", "nodes",
-				       "backup", "pki", "image", NULL};
+				       "backup", "pki", "image", "time", NULL};
 static const char *const net_keys[] = {"infrastructure", "gateway", "services", "pods", NULL};
 static const char *const machine_keys[] = {"name", "mac", "address", NULL};
 static const char *const backup_keys[] = {"interval", "keep", "copy_to", NULL};
 static const char *const pki_keys[] = {"ca_days", "leaf_days", NULL};
+static const char *const time_keys[] = {"servers", NULL};
 static const char *const image_keys[] = {"console_shell", "boot_mib", "slot_mib", "data_mib", "data_format_blank",
 					 "diskless_masters", "data_wait", NULL};
 
@@ -254,9 +255,38 @@ static const struct ynode *options(const struct ynode *root, const char *key, co
 	return n;
 }
 
+/* time.servers: a list of IPv4 addresses (the masters need no DNS to reach them), MAX_TIME_SERVERS at most. */
+static void read_time_servers(const struct ynode *t, struct cluster *c, struct diag *d)
+{
+	const struct ynode *l = map_get(t, "servers");
+	if (!l || need_kind(l, Y_SEQ, "time.servers", d))
+		return;
+	if (l->nkids > MAX_TIME_SERVERS) {
+		diag_error(d, l->line, "time.servers: %zu servers, at most %d", l->nkids, MAX_TIME_SERVERS);
+		return;
+	}
+	for (size_t i = 0; i < l->nkids; i++) {
+		const struct ynode *v = l->kids[i];
+		uint32_t ip;
+		if (need_kind(v, Y_SCALAR, "time.servers", d))
+			continue;
+		if (ip_parse(v->value, &ip) || !ip || (ip >> 24) == 127 || (ip >> 28) >= 14) {
+			diag_error(d, v->line, "time.servers: '%s' is not a unicast IPv4 address (names are not resolved)",
+				   v->value);
+			continue;
+		}
+		for (size_t j = 0; j < c->ntime_servers; j++)
+			if (c->time_servers[j] == ip)
+				diag_error(d, v->line, "time.servers: '%s' is listed twice", v->value);
+		c->time_servers[c->ntime_servers++] = ip;
+	}
+}
+
 static void read_options(const struct ynode *root, struct cluster *c, struct diag *d)
 {
 	const struct ynode *n;
+	if ((n = options(root, "time", time_keys, d)))
+		read_time_servers(n, c, d);
 	if ((n = options(root, "backup", backup_keys, d))) {
 		get_long(n, "interval", "backup", 60, 7L * 86400, &c->backup_interval, d);
 		get_long(n, "keep", "backup", 1, 10000, &c->backup_keep, d);

@@ -122,6 +122,14 @@ static void messages(void **state)
 		{"  gateway: 192.168.0.1", "  services: 10.1.0.0/29", "too small for the derived addresses"},
 		{"kubernetes_version: v1.30.0", "kubernetes_version: 1.30", ":2: kubernetes_version: '1.30' is not"},
 		{"name: demo\n", "name: demo\n  x: [\n", ":2: YAML:"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  servers: [192.168.0.1, ntp.example.org]\n",
+		 ":14: time.servers: 'ntp.example.org' is not a unicast IPv4 address (names are not resolved)"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  servers: [10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5]\n",
+		 ":14: time.servers: 5 servers, at most 4"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  servers: [10.0.0.1, 10.0.0.1]\n", "'10.0.0.1' is listed twice"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  servers: 10.0.0.1\n", ":14: time.servers: expected a list"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  servers: [224.0.1.1]\n", "'224.0.1.1' is not a unicast"},
+		{"192.168.0.22}\n", "192.168.0.22}\ntime:\n  pool: x\n", ":14: time: unknown key 'pool'"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -135,6 +143,23 @@ static void messages(void **state)
 			fail_msg("case %zu: expected '%s' in:\n%s", i, cases[i].expect, msg);
 		cluster_free(&c);
 	}
+}
+
+static void time_servers(void **state)
+{
+	struct cluster c;
+	char msg[1024], text[2048], s[16];
+	(void)state;
+	assert_int_equal(load(demo, &c, msg, sizeof msg), 0);
+	assert_int_equal(c.ntime_servers, 0); /* none: the first master's clock is the reference */
+	cluster_free(&c);
+	snprintf(text, sizeof text, "%stime:\n  servers:\n    - 192.168.0.1\n    - 10.9.8.7\n", demo);
+	assert_int_equal(load(text, &c, msg, sizeof msg), 0);
+	assert_string_equal(msg, "");
+	assert_int_equal(c.ntime_servers, 2);
+	ip_format(c.time_servers[1], s, sizeof s);
+	assert_string_equal(s, "10.9.8.7");
+	cluster_free(&c);
 }
 
 static void even_masters_warn(void **state)
@@ -262,7 +287,7 @@ static void release_wiring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(derived), cmocka_unit_test(data_format_blank), cmocka_unit_test(messages), cmocka_unit_test(even_masters_warn),
+		cmocka_unit_test(derived), cmocka_unit_test(data_format_blank), cmocka_unit_test(messages), cmocka_unit_test(time_servers), cmocka_unit_test(even_masters_warn),
 		cmocka_unit_test(plan), cmocka_unit_test(pki_reuse), cmocka_unit_test(release_wiring),
 	};
 	return cmocka_run_group_tests_name("cluster", tests, NULL, NULL);

@@ -207,10 +207,10 @@ check "etcd.env: TLS for clients and peers with client cert auth, the initial cl
 	grep -q '^ETCD_INITIAL_CLUSTER_TOKEN=.' \$e && ! grep -v '^[A-Z_]*=' \$e | grep ."
 check "time.env: masters serve time, m1 (no time servers in the example) is the reference, m2 and m3 take m1's, nodes every master's" sh -c "
 	t=\$(for m in m1 m2 m3 n1; do printf '%s: ' \$m; grep -v '^#' '$M'/\$m/identity/env/time.env | tr '\n' ' '; echo; done)
-	[ \"\$t\" = 'm1: NTP_SERVE=yes NTP_PEERS=\"\" 
-m2: NTP_SERVE=yes NTP_PEERS=\"192.168.0.11\" 
-m3: NTP_SERVE=yes NTP_PEERS=\"192.168.0.11\" 
-n1: NTP_SERVE=no NTP_PEERS=\"192.168.0.11 192.168.0.12 192.168.0.13\" ' ] || { echo \"\$t\"; exit 1; }"
+	[ \"\$t\" = 'm1: NTP_SERVE=yes NTP_PEERS= 
+m2: NTP_SERVE=yes NTP_PEERS=192.168.0.11 
+m3: NTP_SERVE=yes NTP_PEERS=192.168.0.11 
+n1: NTP_SERVE=no NTP_PEERS=192.168.0.11 192.168.0.12 192.168.0.13 ' ] || { echo \"\$t\"; exit 1; }"
 check "every path a master's or node's files name exists in its identity tree" sh -c "
 	for m in m1 n1; do
 		d='$M'/\$m/identity

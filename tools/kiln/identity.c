@@ -155,7 +155,7 @@ static int write_time_env(struct tree *t, const struct cluster *c, const struct 
 	struct buf b = {0};
 	const struct machine *first = cluster_first_master(c);
 	char a[16];
-	buf_printf(&b, "NTP_SERVE=%s\nNTP_PEERS=\"", m->role == ROLE_MASTER ? "yes" : "no");
+	buf_printf(&b, "NTP_SERVE=%s\nNTP_PEERS=", m->role == ROLE_MASTER ? "yes" : "no");
 	if (m->role == ROLE_NODE) {
 		for (size_t i = 0; i < c->nmasters; i++) {
 			ip_format(c->machines[i].addr, a, sizeof a);
@@ -170,7 +170,7 @@ static int write_time_env(struct tree *t, const struct cluster *c, const struct 
 		ip_format(first->addr, a, sizeof a);
 		buf_printf(&b, "%s", a);
 	}
-	buf_printf(&b, "\"\n");
+	buf_printf(&b, "\n"); /* an env file's value runs to the end of its line, quotes and all */
 	return text(t, "env/time.env", &b, 0644, "root");
 }
 

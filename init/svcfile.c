@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,153 +183,208 @@ static int add_env(struct svc_def *d, const char *v, int is_file)
 	return 0;
 }
 
-static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t errlen, int line)
+/* The keys whose value is a number in a range, stored in an int field (a long for log_size). */
+static const struct num_key {
+	const char *key;
+	long lo, hi;
+	size_t off;
+	int is_long;
+	const char *what; /* the error: KEY 'VALUE' is not WHAT */
+} num_keys[] = {
+	{"ready_timeout", 1, 3600, offsetof(struct svc_def, ready_timeout), 0, "a number of seconds (1-3600)"},
+	{"timeout", 1, 86400, offsetof(struct svc_def, timeout), 0, "a number of seconds"},
+	{"stop_timeout", 1, 3600, offsetof(struct svc_def, stop_timeout), 0, "a number of seconds"},
+	{"pids_max", 1, 4194304, offsetof(struct svc_def, pids_max), 0, "a count from 1 to 4194304"},
+	{"log_size", 1024, 1L << 30, offsetof(struct svc_def, log_size), 1, "a size in bytes (1024 or more)"},
+	{"log_keep", 1, 100, offsetof(struct svc_def, log_keep), 0, "a count from 1 to 100"},
+};
+
+/* The keys whose value is one of a few words, each standing for a value of an int (or int-sized enum) field. */
+_Static_assert(sizeof(enum svc_type) == sizeof(int) && sizeof(enum restart_policy) == sizeof(int), "int-sized enums");
+static const struct word_key {
+	const char *key;
+	size_t off;
+	const char *words[3];
+	int values[3];
+	const char *what; /* the error: KEY 'VALUE'WHAT */
+} word_keys[] = {
+	{"type", offsetof(struct svc_def, type), {"longrun", "oneshot"}, {TYPE_LONGRUN, TYPE_ONESHOT},
+	 " is neither longrun nor oneshot"},
+	{"restart", offsetof(struct svc_def, restart), {"always", "on-failure", "never"},
+	 {RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER}, " is not always, on-failure or never"},
+	{"kill", offsetof(struct svc_def, kill_process), {"group", "process"}, {0, 1}, " is neither group nor process"},
+	{"data", offsetof(struct svc_def, data_required), {"required"}, {1}, ": the only value is required"},
+};
+
+static int set_command(struct svc_def *d, char *v, char *err, size_t errlen, int line)
 {
+	(void)err, (void)errlen, (void)line;
+	free(d->command);
+	return (d->command = strdup(v)) ? 0 : -1;
+}
+
+static int set_tty(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	(void)err, (void)errlen, (void)line;
+	free(d->tty);
+	return (d->tty = strdup(v)) ? 0 : -1;
+}
+
+static int set_user(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	if (strlen(v) >= sizeof d->user)
+		return fail(err, errlen, line, "user name too long");
+	strcpy(d->user, v);
+	return 0;
+}
+
+static int set_requires(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *w[64];
+	int c = split_args(v, w, 64);
+	if (c < 0)
+		return fail(err, errlen, line, "too many requirements");
+	for (int i = 0; i < c; i++)
+		if (add_str(&d->requires, &d->nrequires, w[i]))
+			return -1;
+	return 0;
+}
+
+/* every = N, or ${NAME:-N}: a per-machine interval from an env file (e.g. the cluster's backup policy) */
+static int set_every(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	const char *num = v;
+	char dflt_num[16];
 	long n;
-	if (!*v)
-		return fail(err, errlen, line, "%s has no value", k);
-	if (!strcmp(k, "command")) {
-		free(d->command);
-		return (d->command = strdup(v)) ? 0 : -1;
-	} else if (!strcmp(k, "user")) {
-		if (strlen(v) >= sizeof d->user)
-			return fail(err, errlen, line, "user name too long");
-		strcpy(d->user, v);
-	} else if (!strcmp(k, "requires")) {
-		char *w[64];
-		int c = split_args(v, w, 64);
-		if (c < 0)
-			return fail(err, errlen, line, "too many requirements");
-		for (int i = 0; i < c; i++)
-			if (add_str(&d->requires, &d->nrequires, w[i]))
-				return -1;
-	} else if (!strcmp(k, "ready")) {
-		return set_ready(d, v, err, errlen, line);
-	} else if (!strcmp(k, "ready_timeout")) {
-		if (parse_int(v, 1, 3600, &n))
-			return fail(err, errlen, line, "ready_timeout '%s' is not a number of seconds (1-3600)", v);
-		d->ready_timeout = (int)n;
-	} else if (!strcmp(k, "type")) {
-		if (!strcmp(v, "longrun"))
-			d->type = TYPE_LONGRUN;
-		else if (!strcmp(v, "oneshot"))
-			d->type = TYPE_ONESHOT;
-		else
-			return fail(err, errlen, line, "type '%s' is neither longrun nor oneshot", v);
-	} else if (!strcmp(k, "restart")) {
-		if (!strcmp(v, "always"))
-			d->restart = RESTART_ALWAYS;
-		else if (!strcmp(v, "on-failure"))
-			d->restart = RESTART_ON_FAILURE;
-		else if (!strcmp(v, "never"))
-			d->restart = RESTART_NEVER;
-		else
-			return fail(err, errlen, line, "restart '%s' is not always, on-failure or never", v);
-	} else if (!strcmp(k, "every")) {
-		/* every = N, or ${NAME:-N}: a per-machine interval from an env file (e.g. the cluster's backup policy) */
-		const char *num = v;
-		char dflt_num[16];
-		if (!strncmp(v, "${", 2)) {
-			const char *dflt = strstr(v, ":-"), *end = strchr(v, '}');
-			size_t len = dflt ? (size_t)(dflt - v - 2) : 0;
-			if (!dflt || !end || end < dflt || end[1] || len < 1 || len >= sizeof d->every_var)
-				return fail(err, errlen, line, "every '%s' is not N or ${NAME:-N}", v);
-			memcpy(d->every_var, v + 2, len);
-			d->every_var[len] = '\0';
-			snprintf(dflt_num, sizeof dflt_num, "%.*s", (int)(end - dflt - 2), dflt + 2);
-			num = dflt_num;
-		}
-		if (parse_int(num, 1, 86400 * 366, &n))
-			return fail(err, errlen, line, "every '%s' is not a number of seconds", v);
-		d->every = (int)n;
-	} else if (!strcmp(k, "timeout")) {
-		if (parse_int(v, 1, 86400, &n))
-			return fail(err, errlen, line, "timeout '%s' is not a number of seconds", v);
-		d->timeout = (int)n;
-	} else if (!strcmp(k, "stop_signal")) {
-		if ((d->stop_signal = signal_by_name(v)) < 0)
-			return fail(err, errlen, line, "unknown signal '%s'", v);
-	} else if (!strcmp(k, "stop_timeout")) {
-		if (parse_int(v, 1, 3600, &n))
-			return fail(err, errlen, line, "stop_timeout '%s' is not a number of seconds", v);
-		d->stop_timeout = (int)n;
-	} else if (!strcmp(k, "env")) {
-		char *eq = strchr(v, '=');
-		if (!eq || eq == v)
-			return fail(err, errlen, line, "env wants KEY=VALUE");
-		return add_env(d, v, 0);
-	} else if (!strcmp(k, "envfile")) {
-		if (v[v[0] == '-'] != '/')
-			return fail(err, errlen, line, "envfile wants an absolute path");
-		return add_env(d, v, 1);
-	} else if (!strcmp(k, "dir")) {
-		return set_dir(d, v, err, errlen, line);
-	} else if (!strcmp(k, "condition")) {
-		char *p = strchr(v, ' ');
-		if (!p)
-			return fail(err, errlen, line, "condition wants 'exists PATH' or 'missing PATH'");
-		*p++ = '\0';
-		p = trim(p);
-		if (d->nconds == KILN_CONDS_MAX)
-			return fail(err, errlen, line, "more than %d conditions", KILN_CONDS_MAX);
-		if (!strcmp(v, "exists"))
-			d->cond[d->nconds] = COND_EXISTS;
-		else if (!strcmp(v, "missing"))
-			d->cond[d->nconds] = COND_MISSING;
-		else
-			return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
-		return (d->cond_path[d->nconds++] = strdup(p)) ? 0 : -1;
-	} else if (!strcmp(k, "capabilities")) {
-		char *w[16];
-		int c = split_args(v, w, 16), cap;
-		if (c < 1)
-			return fail(err, errlen, line, "capabilities: a list of at most 16 names");
-		for (int i = 0; i < c; i++) {
-			if ((cap = capability_by_name(w[i])) < 0)
-				return fail(err, errlen, line, "unknown capability '%s'", w[i]);
-			d->caps |= 1ULL << cap;
-		}
-	} else if (!strcmp(k, "memory_max")) {
-		char *end;
-		int shift = 0;
-		long long m;
-		errno = 0;
-		m = strtoll(v, &end, 10);
-		if (end != v && *end && strchr("KMG", *end) && !end[1])
-			shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30, end++;
-		if (errno || end == v || *end || m < 0 || m > (1LL << 40) >> shift || m << shift < (1LL << 20))
-			return fail(err, errlen, line, "memory_max '%s' is not a size from 1M to 1024G (bytes, or K, M, G)", v);
-		d->memory_max = m << shift;
-	} else if (!strcmp(k, "pids_max")) {
-		if (parse_int(v, 1, 4194304, &n))
-			return fail(err, errlen, line, "pids_max '%s' is not a count from 1 to 4194304", v);
-		d->pids_max = (int)n;
-	} else if (!strcmp(k, "kill")) {
-		if (!strcmp(v, "group"))
-			d->kill_process = 0;
-		else if (!strcmp(v, "process"))
-			d->kill_process = 1;
-		else
-			return fail(err, errlen, line, "kill '%s' is neither group nor process", v);
-	} else if (!strcmp(k, "data")) {
-		if (strcmp(v, "required"))
-			return fail(err, errlen, line, "data '%s': the only value is required", v);
-		d->data_required = 1;
-	} else if (!strcmp(k, "tty")) {
-		free(d->tty);
-		return (d->tty = strdup(v)) ? 0 : -1;
-	} else if (!strcmp(k, "log_size")) {
-		if (parse_int(v, 1024, 1L << 30, &n))
-			return fail(err, errlen, line, "log_size '%s' is not a size in bytes (1024 or more)", v);
-		d->log_size = n;
-	} else if (!strcmp(k, "log_keep")) {
-		if (parse_int(v, 1, 100, &n))
-			return fail(err, errlen, line, "log_keep '%s' is not a count from 1 to 100", v);
-		d->log_keep = (int)n;
-	} else {
-		return fail(err, errlen, line, "unknown key '%s'", k);
+	if (!strncmp(v, "${", 2)) {
+		const char *dflt = strstr(v, ":-"), *end = strchr(v, '}');
+		size_t len = dflt ? (size_t)(dflt - v - 2) : 0;
+		if (!dflt || !end || end < dflt || end[1] || len < 1 || len >= sizeof d->every_var)
+			return fail(err, errlen, line, "every '%s' is not N or ${NAME:-N}", v);
+		memcpy(d->every_var, v + 2, len);
+		d->every_var[len] = '\0';
+		snprintf(dflt_num, sizeof dflt_num, "%.*s", (int)(end - dflt - 2), dflt + 2);
+		num = dflt_num;
+	}
+	if (parse_int(num, 1, 86400 * 366, &n))
+		return fail(err, errlen, line, "every '%s' is not a number of seconds", v);
+	d->every = (int)n;
+	return 0;
+}
+
+static int set_stop_signal(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	if ((d->stop_signal = signal_by_name(v)) < 0)
+		return fail(err, errlen, line, "unknown signal '%s'", v);
+	return 0;
+}
+
+static int set_env(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *eq = strchr(v, '=');
+	if (!eq || eq == v)
+		return fail(err, errlen, line, "env wants KEY=VALUE");
+	return add_env(d, v, 0);
+}
+
+static int set_envfile(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	if (v[v[0] == '-'] != '/')
+		return fail(err, errlen, line, "envfile wants an absolute path");
+	return add_env(d, v, 1);
+}
+
+static int set_condition(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *p = strchr(v, ' ');
+	if (!p)
+		return fail(err, errlen, line, "condition wants 'exists PATH' or 'missing PATH'");
+	*p++ = '\0';
+	p = trim(p);
+	if (d->nconds == KILN_CONDS_MAX)
+		return fail(err, errlen, line, "more than %d conditions", KILN_CONDS_MAX);
+	if (!strcmp(v, "exists"))
+		d->cond[d->nconds] = COND_EXISTS;
+	else if (!strcmp(v, "missing"))
+		d->cond[d->nconds] = COND_MISSING;
+	else
+		return fail(err, errlen, line, "condition '%s' is neither exists nor missing", v);
+	return (d->cond_path[d->nconds++] = strdup(p)) ? 0 : -1;
+}
+
+static int set_capabilities(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *w[16];
+	int c = split_args(v, w, 16), cap;
+	if (c < 1)
+		return fail(err, errlen, line, "capabilities: a list of at most 16 names");
+	for (int i = 0; i < c; i++) {
+		if ((cap = capability_by_name(w[i])) < 0)
+			return fail(err, errlen, line, "unknown capability '%s'", w[i]);
+		d->caps |= 1ULL << cap;
 	}
 	return 0;
+}
+
+static int set_memory_max(struct svc_def *d, char *v, char *err, size_t errlen, int line)
+{
+	char *end;
+	int shift = 0;
+	long long m;
+	errno = 0;
+	m = strtoll(v, &end, 10);
+	if (end != v && *end && strchr("KMG", *end) && !end[1])
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30, end++;
+	if (errno || end == v || *end || m < 0 || m > (1LL << 40) >> shift || m << shift < (1LL << 20))
+		return fail(err, errlen, line, "memory_max '%s' is not a size from 1M to 1024G (bytes, or K, M, G)", v);
+	d->memory_max = m << shift;
+	return 0;
+}
+
+/* The keys with a parser of their own. */
+static const struct fn_key {
+	const char *key;
+	int (*set)(struct svc_def *d, char *v, char *err, size_t errlen, int line);
+} fn_keys[] = {
+	{"command", set_command}, {"user", set_user}, {"requires", set_requires}, {"ready", set_ready},
+	{"every", set_every}, {"stop_signal", set_stop_signal}, {"env", set_env}, {"envfile", set_envfile},
+	{"dir", set_dir}, {"condition", set_condition}, {"capabilities", set_capabilities},
+	{"memory_max", set_memory_max}, {"tty", set_tty},
+};
+
+static int set_key(struct svc_def *d, const char *k, char *v, char *err, size_t errlen, int line)
+{
+	char *base = (char *)d;
+	if (!*v)
+		return fail(err, errlen, line, "%s has no value", k);
+	for (size_t i = 0; i < sizeof fn_keys / sizeof *fn_keys; i++)
+		if (!strcmp(k, fn_keys[i].key))
+			return fn_keys[i].set(d, v, err, errlen, line);
+	for (size_t i = 0; i < sizeof num_keys / sizeof *num_keys; i++) {
+		const struct num_key *nk = &num_keys[i];
+		long n;
+		if (strcmp(k, nk->key))
+			continue;
+		if (parse_int(v, nk->lo, nk->hi, &n))
+			return fail(err, errlen, line, "%s '%s' is not %s", k, v, nk->what);
+		if (nk->is_long)
+			*(long *)(base + nk->off) = n;
+		else
+			*(int *)(base + nk->off) = (int)n;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof word_keys / sizeof *word_keys; i++) {
+		const struct word_key *wk = &word_keys[i];
+		if (strcmp(k, wk->key))
+			continue;
+		for (size_t w = 0; w < 3 && wk->words[w]; w++)
+			if (!strcmp(v, wk->words[w])) {
+				*(int *)(base + wk->off) = wk->values[w];
+				return 0;
+			}
+		return fail(err, errlen, line, "%s '%s'%s", k, v, wk->what);
+	}
+	return fail(err, errlen, line, "unknown key '%s'", k);
 }
 
 static int valid_name(const char *s)

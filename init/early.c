@@ -9,22 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* A child of PID 1 starts with signals unblocked and default, as any program expects. */
-static void child_reset(void)
-{
-	sigset_t none;
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
 
 /* A folder that is already a mount point (after switch_root) is left alone. */
 static int is_mountpoint(const char *path)
@@ -60,62 +49,6 @@ int early_mounts(void)
 	rc |= mount_once("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	cgroup_delegate("/sys/fs/cgroup");
 	return rc ? -1 : 0;
-}
-
-/* Reads the ext4 label of DEV: superblock at 1024, magic 0xEF53 at +0x38, name at +0x78. */
-static int ext4_label(const char *dev, char *label, size_t len)
-{
-	unsigned char sb[1024];
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-	if (fd < 0)
-		return -1;
-	r = pread(fd, sb, sizeof sb, 1024);
-	close(fd);
-	if (r != (ssize_t)sizeof sb || sb[0x38] != 0x53 || sb[0x39] != 0xEF)
-		return -1;
-	snprintf(label, len, "%.16s", (const char *)sb + 0x78);
-	return 0;
-}
-
-/* devtmpfs normally has the node; without it, make one from the numbers sysfs gives. */
-void block_dev_node(const char *name, const char *path)
-{
-	char sys[300], *t, *colon;
-	if (access(path, F_OK) == 0)
-		return;
-	snprintf(sys, sizeof sys, "/sys/class/block/%s/dev", name);
-	if ((t = read_text(sys, NULL)) && (colon = strchr(t, ':')))
-		mknod(path, S_IFBLK | 0600, makedev(strtoul(t, NULL, 10), strtoul(colon + 1, NULL, 10)));
-	free(t);
-}
-
-int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
-{
-	int64_t end = now_ms() + wait_ms;
-	do {
-		DIR *d = opendir("/sys/class/block");
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			char l[32], path[300];
-			if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
-				continue;
-			snprintf(path, sizeof path, "/dev/%s", e->d_name);
-			block_dev_node(e->d_name, path);
-			if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, label)) {
-				snprintf(dev, devlen, "%s", path);
-				closedir(d);
-				return 0;
-			}
-		}
-		if (d)
-			closedir(d);
-		watchdog_tick(now_ms()); /* a trial boot's watchdog: waiting for a disk is not a hang */
-		if (now_ms() < end)
-			usleep(100 * 1000);
-	} while (now_ms() < end);
-	errno = ENOENT;
-	return -1;
 }
 
 /* Deletes the first stage's files (they are in RAM) without crossing into other mounts. */
@@ -198,31 +131,6 @@ int early_switch_root(const char *label, char **argv)
 	execv("/sbin/init", argv);
 	say("kiln: fatal: exec /sbin/init in %s: %m", label);
 	return -1;
-}
-
-/* ARGV run to its end (a child of PID 1 during early boot); its exit status, 128+signal, or -1. */
-int early_run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-	if (pid == 0) {
-		child_reset();
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0)
-		return -1;
-	/* e2fsck or mke2fs of a large DATA may take minutes: the watchdog of a trial boot is fed meanwhile */
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		watchdog_tick(now_ms());
-		usleep(50 * 1000);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static int dir_empty(const char *path)
@@ -354,7 +262,7 @@ void early_sysctl(const char *path)
 /* A shell on the console, in a child: PID 1 goes on reaping (and supervising whatever it can). */
 void emergency_shell(void)
 {
-	pid_t pid;
+	char *argv[] = {"/bin/sh", "-l", NULL};
 	if (access("/etc/kiln/console-shell", F_OK)) {
 		say("kiln: no emergency shell: this image has no console shell (image.console_shell: false)");
 		return;
@@ -364,19 +272,6 @@ void emergency_shell(void)
 		return;
 	}
 	say("kiln: opening a shell on the console");
-	pid = fork();
-	if (pid == 0) {
-		char *argv[] = {"/bin/sh", "-l", NULL};
-		int fd;
-		child_reset();
-		setsid();
-		if ((fd = open("/dev/console", O_RDWR)) >= 0) {
-			ioctl(fd, TIOCSCTTY, 1); /* job control and Ctrl-C work in it */
-			dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-			if (fd > 2)
-				close(fd);
-		}
-		execv("/bin/sh", argv);
-		_exit(127);
-	}
+	if (child_start(argv, 1) < 0)
+		say("kiln: cannot start the emergency shell: %m");
 }

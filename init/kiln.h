@@ -184,7 +184,7 @@ int region_is_zero(const unsigned char *buf, size_t len);
 int mbr_build(unsigned char mbr[512], uint64_t disk_sectors, uint32_t disk_id);
 int data_format_blank(const char *label, char *dev, size_t devlen);
 
-/* ---- early boot (early.c, net.c) ---- */
+/* ---- early boot (early.c: mounts, switch_root, DATA, hostname, sysctls; net.c) ---- */
 int early_mounts(void);
 int early_switch_root(const char *label, char **argv);
 int early_root_bind(void);
@@ -192,13 +192,20 @@ int early_data(const struct cmdline *c);
 /* Why DATA cannot hold what must survive (no disk under kiln.data=disk, read-only after e2fsck), or "": services
  * with `data = required` then fail with it instead of starting. */
 extern char data_problem[160];
-int early_run(char *const argv[]);
-void block_dev_node(const char *name, const char *path);
 void early_hostname(void);
 void early_sysctl(const char *path);
 int net_setup(const struct cmdline *c);
-int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
 void emergency_shell(void);
+/* blockdev.c: a block device's node (from sysfs when devtmpfs has none); the ext4 filesystem labelled LABEL, waited
+ * for up to WAIT_MS (the trial's watchdog fed meanwhile): 0 with its node in DEV, or -1 with ENOENT. */
+void block_dev_node(const char *name, const char *path);
+int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
+/* child.c: fork and exec ARGV as a child of PID 1 with its signals reset (ON_CONSOLE: in a session of its own with
+ * /dev/console as its terminal and stdio); the child's pid, or -1. child_reset: the signals part, for spawn.c.
+ * early_run: ARGV run to its end, feeding the trial's watchdog; its exit status, 128+signal, or -1. */
+pid_t child_start(char *const argv[], int on_console);
+void child_reset(void);
+int early_run(char *const argv[]);
 /* cgroup.c: every controller DIR's cgroup.controllers offers, enabled for the groups below DIR */
 void cgroup_delegate(const char *dir);
 

@@ -190,13 +190,9 @@ static int raise_caps(unsigned long long caps)
 /* In the child: everything a service starts with. Never returns; exec failure is 127. */
 static void child_exec(struct svc *s, char **argv, char **env, const struct who *w, int notify_w, int probe)
 {
-	sigset_t none;
 	struct rlimit rl = {.rlim_cur = 0, .rlim_max = NOFILE_HARD};
 	const unsigned long long caps = probe ? 0 : s->d.caps; /* a readiness probe gets none */
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_reset();
 	setsid();
 	if (!probe)
 		make_dirs(s);

@@ -53,15 +53,8 @@ void trial_summary(int all_ready)
 	}
 	trial_end = -1;
 	watchdog_disarm();
-	pid = fork();
-	if (pid == 0) {
-		char *argv[] = {UPGRADE_TOOL, "commit", NULL};
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	char *argv[] = {UPGRADE_TOOL, "commit", NULL};
+	pid = child_start(argv, 0);
 	if (pid < 0)
 		say("kiln: upgrade: cannot run %s commit: %m", UPGRADE_TOOL);
 }

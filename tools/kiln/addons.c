@@ -3,7 +3,7 @@
  * as a host service, not a pod, so the cluster DNS address reaches it through a selector-less Service and the
  * Endpoints naming the masters (core v1, which every release serves; the controller-manager mirrors them into
  * EndpointSlices); kube-proxy on the nodes turns that ClusterIP into a master's address. */
-#include "kiln.h"
+#include "kilntool.h"
 
 char *addons_coredns(const struct cluster *c)
 {

@@ -1,6 +1,6 @@
 /* cluster.c: a cluster file in, a validated cluster model with its derived values out: service IP, cluster
  * DNS, each node's pod subnet, etcd's initial cluster. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 #include <string.h>

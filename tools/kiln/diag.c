@@ -1,5 +1,5 @@
 /* diag.c: errors and warnings as `FILE:LINE: reason`, the form editors and CI logs jump to. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdarg.h>
 

@@ -1,6 +1,6 @@
 /* files.c: file system helpers: whole-file reads and writes, atomic replacement, trees removed, and the
  * swap that puts a freshly rendered folder where the old one was. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* fuzz_check.c: libFuzzer target for the parser and validator (`kiln check` without the file): any input
  * must end in "valid" or "errors reported", never a crash, a leak or undefined behaviour. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 #include <string.h>

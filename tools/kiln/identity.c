@@ -1,7 +1,7 @@
 /* identity.c: one machine's identity tree (/etc/kiln/identity/ in the image): hostname, network, service
  * environments, its share of the PKI and its kubeconfigs, each file owned by the user of the service that
  * reads it. Which PKI file goes to which role is decided here and nowhere else. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -4,7 +4,7 @@
  * image key (secrets/<cluster>/image-signing.key). kiln-verify, in every system image, checks one against the
  * image's /etc/kiln/image-signing.pub before kiln-upgrade writes a byte. The signature is checked before any field
  * is read; the fields are then held to strict shapes (the shell reads them). */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* kubeconfig.c: kubeconfig files, as Kubernetes The Hard Way makes them: the components' name their
  * certificate files by the path they have inside the image; the admin's embeds them (it leaves the cluster). */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <stdlib.h>

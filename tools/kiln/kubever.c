@@ -1,7 +1,7 @@
 /* kubever.c: what changes with the Kubernetes release. One table decides, per minor version, the flags and
  * configuration fields kiln gives the components (kubeadm's habit), so a new release is a row here, not edits
  * across service files. The rows are what each release accepts and requires. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 

@@ -1,5 +1,5 @@
 /* main.c: the `kiln` command line: check, render, pki status. Only main decides to exit. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 #include <string.h>

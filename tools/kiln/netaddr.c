@@ -1,6 +1,6 @@
 /* netaddr.c: IPv4 addresses, CIDR ranges, MACs and DNS names, strictly parsed; and the addresses kiln
  * derives from the ranges (service IP, cluster DNS, pod subnets). Pure: no I/O, no allocation. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * /etc/passwd (--rootfs), never the build host's; every file written is listed in the tree's MANIFEST with its
  * owner. On the build host the files stay root's (a local user with uid 201 reads no kube key there); the owners
  * are applied in the private copy that goes into an archive or a disk image (apply_owners in scripts/lib.sh). */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* pki.c: the cluster's certificate authority with libcrypto: two CAs, ECDSA P-256 keys, SHA-256 signatures,
  * leaves issued from a spec and reused while they still certify the same thing. The folder is state: keys are
  * made once, a leaf is reissued only when its subject, SANs, usages or issuer change, or it nears expiry. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <limits.h>

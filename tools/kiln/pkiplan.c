@@ -1,6 +1,6 @@
 /* pkiplan.c: the identities a cluster needs (DESIGN.md's PKI table as data): which CA signs each, its
  * subject, names and usages. pki.c issues or reuses them; identity.c decides which machine gets what. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* render.c: `kiln render`: the PKI brought up to date, then the whole output folder (cluster.env, the admin
  * kubeconfig, the addons manifest, every machine's identity tree) written to a temporary folder and swapped
  * into place, so a failure leaves the previous output as it was. Files that did not change keep their times. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* schema.c: the cluster file's schema: which keys exist at each level, their types, which are required,
  * and the syntax of each value (names, CIDRs, MACs, addresses). Relations between values are validate.c's. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* status.c: `kiln pki status`: every certificate in the PKI folder with its subject, issuer, expiry and the
  * days it has left, so a renewal is planned before a cluster stops talking to itself. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <dirent.h>
 #include <errno.h>

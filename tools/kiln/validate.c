@@ -1,6 +1,6 @@
 /* validate.c: what a cluster must satisfy beyond its schema: ranges that do not overlap and are big enough,
  * machines inside the infrastructure range and unique, enough pod subnets, an etcd quorum that makes sense. */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <string.h>
 

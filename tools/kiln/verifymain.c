@@ -2,7 +2,7 @@
  * image's .sig, "-" for stdin, at most 4096 bytes) must be signed by PUBKEY (PEM, the image's
  * /etc/kiln/image-signing.pub); then its manifest is printed, one KILN_IMAGE_NAME=value a line (values of
  * [A-Za-z0-9._+-] only), exit 0. Otherwise one line on stderr naming the file and why, exit 1 (2: usage). */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <errno.h>
 #include <openssl/pem.h>

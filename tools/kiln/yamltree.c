@@ -1,6 +1,6 @@
 /* yamltree.c: YAML text to a small tree of maps, sequences and scalars, each with its line, built from
  * libyaml's events. One document only; aliases are refused (a cluster file has no need of them). */
-#include "kiln.h"
+#include "kilntool.h"
 
 #include <stdlib.h>
 #include <string.h>

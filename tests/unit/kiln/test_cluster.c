@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "kiln.h"
+#include "kilntool.h"
 
 static const char *demo =
 	"name: demo\n"                                  /* 1 */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kiln.h"
+#include "kilntool.h"
 
 static EVP_PKEY *key, *other;
 static const char body_ok[] = "kiln-image-signature 1\nrole master\ncluster demo\nversion 51a2d2c-dirty\nserial 412\n"

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include "kiln.h"
+#include "kilntool.h"
 
 static void ipv4(void **state)
 {

@@ -1,4 +1,4 @@
-/* kiln.h: the host cluster tool's shared types: addresses, the YAML tree, the cluster model, diagnostics,
+/* kilntool.h: the host cluster tool's shared types: addresses, the YAML tree, the cluster model, diagnostics,
  * the PKI plan and the output writer. Each .c file owns one concern; this header is their contract. */
 #ifndef KILN_TOOL_H
 #define KILN_TOOL_H

@@ -206,6 +206,13 @@ int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
 pid_t child_start(char *const argv[], int on_console);
 void child_reset(void);
 int early_run(char *const argv[]);
+/* trial.c: the trial boot of an upgrade. main hands it the boot summary (trial_summary) and the time (trial_tick);
+ * each returns 1 when the trial failed and the machine must reboot into the default slot. */
+void trial_begin(int seconds);
+int trial_tick(int64_t now);
+int64_t trial_next_deadline(void);
+int trial_summary(int all_ready);
+void trial_boot_check(void);
 /* cgroup.c: every controller DIR's cgroup.controllers offers, enabled for the groups below DIR */
 void cgroup_delegate(const char *dir);
 

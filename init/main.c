@@ -139,7 +139,10 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		int64_t now = now_ms();
 		svc_tick(now);
 		control_tick(now);
-		trial_tick(now);
+		/* the trial boot of an upgrade: decided by the boot summary, or failed by its deadline */
+		int summary = svc_summary_take();
+		if (!shutting_down && ((summary >= 0 && trial_summary(summary)) || trial_tick(now)))
+			svc_begin_shutdown((int)RB_AUTOBOOT);
 		watchdog_tick(now);
 		if (shutting_down && (svc_all_stopped() || svc_shutdown_overdue(now))) {
 			svc_close_logs();

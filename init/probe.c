@@ -1,5 +1,6 @@
 /* probe.c: readiness checks of a starting service: a TCP or unix connect (nonblocking, finished by the main
- * loop), an exec probe run as the service (ready on exit 0), or a newline on its notify fd. */
+ * loop), an exec probe run as the service (ready on exit 0), or a newline on its notify fd. Each returns the
+ * outcome (1: the service is ready now); svc.c acts on it. */
 #include "svc.h"
 
 #include <arpa/inet.h>
@@ -40,18 +41,18 @@ static socklen_t probe_addr(const struct svc *s, struct sockaddr_storage *ss)
 	}
 }
 
-static void connect_begin(struct svc *s, int64_t now)
+static int connect_begin(struct svc *s, int64_t now)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = probe_addr(s, &ss);
 	int fd;
 	if (!len || (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
 		again_later(s, now);
-		return;
+		return 0;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
 		close(fd);
-		svc_set_ready(s);
+		return 1;
 	} else if (errno == EINPROGRESS || errno == EAGAIN) {
 		s->probe_fd = fd; /* main's poll() says when it is done */
 		s->probe_deadline = now + PROBE_CONNECT_MAX_MS;
@@ -59,9 +60,10 @@ static void connect_begin(struct svc *s, int64_t now)
 		close(fd);
 		again_later(s, now);
 	}
+	return 0;
 }
 
-void probe_connect_done(struct svc *s, int64_t now)
+int probe_connect_done(struct svc *s, int64_t now)
 {
 	int err = 1;
 	socklen_t el = sizeof err;
@@ -70,22 +72,22 @@ void probe_connect_done(struct svc *s, int64_t now)
 	close(s->probe_fd);
 	s->probe_fd = -1;
 	if (err == 0)
-		svc_set_ready(s);
-	else
-		again_later(s, now);
+		return 1;
+	again_later(s, now);
+	return 0;
 }
 
-void probe_run(struct svc *s, int64_t now)
+int probe_run(struct svc *s, int64_t now)
 {
 	if (s->probe_fd >= 0 || s->probe_pid > 0) {
 		if (now >= s->probe_deadline) /* a probe that hangs counts as not ready */
 			probe_cancel(s), again_later(s, now);
-		return;
+		return 0;
 	}
 	if (now < s->next_probe)
-		return;
+		return 0;
 	if (s->d.ready == READY_TCP || s->d.ready == READY_UNIX) {
-		connect_begin(s, now);
+		return connect_begin(s, now);
 	} else if (s->d.ready == READY_EXEC) {
 		s->probe_pid = spawn_probe(s);
 		if (s->probe_pid < 0) {
@@ -97,15 +99,16 @@ void probe_run(struct svc *s, int64_t now)
 			s->probe_deadline = now + PROBE_EXEC_MAX_MS;
 		}
 	}
+	return 0;
 }
 
-void probe_exec_exited(struct svc *s, int status, int64_t now)
+int probe_exec_exited(struct svc *s, int status, int64_t now)
 {
 	s->probe_pid = 0;
 	if (s->state == ST_STARTING && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		svc_set_ready(s);
-	else
-		again_later(s, now);
+		return 1;
+	again_later(s, now);
+	return 0;
 }
 
 void probe_cancel(struct svc *s)
@@ -117,14 +120,15 @@ void probe_cancel(struct svc *s)
 		kill(-s->probe_pid, SIGKILL); /* reaped by main; probe_exec_exited finds it then */
 }
 
-void probe_notify_readable(struct svc *s)
+int probe_notify_readable(struct svc *s)
 {
 	char buf[256];
 	ssize_t r = read(s->notify_r, buf, sizeof buf);
-	if (r > 0 && memchr(buf, '\n', (size_t)r) && s->state == ST_STARTING) {
-		svc_set_ready(s);
-	} else if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+	if (r > 0 && memchr(buf, '\n', (size_t)r) && s->state == ST_STARTING)
+		return 1;
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
 		close(s->notify_r); /* the service closed it without a word: only the timeout is left */
 		s->notify_r = -1;
 	}
+	return 0;
 }

@@ -18,6 +18,7 @@ int nsvcs;
 int shutting_down;
 int64_t boot_offset;
 static int summary_done;
+static int summary_outcome = -1; /* the boot summary, once: 1 ready, 0 degraded; for svc_summary_take */
 #define BOOT_CRASHES_TOLERATED 3
 #define BOOT_STABLE_MS 10000
 
@@ -80,7 +81,14 @@ static void check_summary(void)
 	else
 		say("kiln: degraded: %d of %d services ready in %lld.%02llds (failed: %s)", ready, n, (long long)(cs / 100),
 		    (long long)(cs % 100), failed);
-	trial_summary(ready == n);
+	summary_outcome = ready == n;
+}
+
+int svc_summary_take(void)
+{
+	int o = summary_outcome;
+	summary_outcome = -1;
+	return o;
 }
 
 void svc_set_ready(struct svc *s)
@@ -282,7 +290,8 @@ static void starting_tick(struct svc *s, int64_t now)
 		return;
 	}
 	if (s->d.type == TYPE_LONGRUN && (s->d.ready == READY_TCP || s->d.ready == READY_UNIX || s->d.ready == READY_EXEC))
-		probe_run(s, now);
+		if (probe_run(s, now))
+			svc_set_ready(s);
 }
 
 /* A service past its stop deadline gets SIGKILL, then again every KILL_AGAIN_MS while it is still there (a process
@@ -452,7 +461,8 @@ void svc_child_exited(pid_t pid, int status)
 	for (int i = 0; i < nsvcs; i++) {
 		struct svc *s = &svcs[i];
 		if (pid == s->probe_pid) {
-			probe_exec_exited(s, status, now);
+			if (probe_exec_exited(s, status, now))
+				svc_set_ready(s);
 			return;
 		}
 		if (pid != s->pid)
@@ -535,14 +545,17 @@ void svc_fd_event(int fd, short revents)
 {
 	for (int i = 0; i < nsvcs; i++) {
 		struct svc *s = &svcs[i];
+		int ready = 0;
 		if (fd == s->log_r && (revents & (POLLIN | POLLHUP)))
 			log_readable(s);
 		else if (fd == s->notify_r && (revents & (POLLIN | POLLHUP | POLLERR)))
-			probe_notify_readable(s);
+			ready = probe_notify_readable(s);
 		else if (fd == s->probe_fd && (revents & (POLLOUT | POLLHUP | POLLERR)))
-			probe_connect_done(s, now_ms());
+			ready = probe_connect_done(s, now_ms());
 		else
 			continue;
+		if (ready)
+			svc_set_ready(s);
 		return;
 	}
 }

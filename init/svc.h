@@ -78,24 +78,20 @@ const char *svc_state_name(enum svc_state st);
 int svc_all_stopped(void);
 void svc_begin_shutdown(int cmd);
 
-/* trial.c: the trial boot of an upgrade */
-void trial_begin(int seconds);
-void trial_tick(int64_t now);
-int64_t trial_next_deadline(void);
-void trial_summary(int all_ready);
-void trial_boot_check(void);
+/* The boot summary, handed over once when it is said: 1 every service ready, 0 degraded; -1 before, and after. */
+int svc_summary_take(void);
 void svc_close_logs(void);
 
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */
 pid_t spawn_service(struct svc *s, int notify_w);
 pid_t spawn_probe(struct svc *s);
 
-/* probe.c: readiness checks */
-void probe_run(struct svc *s, int64_t now);
-void probe_connect_done(struct svc *s, int64_t now);
+/* probe.c: readiness checks; each returns 1 when the service is ready now (svc.c then sets it so) */
+int probe_run(struct svc *s, int64_t now);
+int probe_connect_done(struct svc *s, int64_t now);
 void probe_cancel(struct svc *s);
-void probe_notify_readable(struct svc *s);
-void probe_exec_exited(struct svc *s, int status, int64_t now);
+int probe_notify_readable(struct svc *s);
+int probe_exec_exited(struct svc *s, int status, int64_t now);
 
 /* control.c: the control socket */
 int control_open(const char *path);

@@ -1,11 +1,12 @@
 /* trial.c: the trial boot of an upgrade (kiln.trial=SECONDS, armed by kiln-upgrade as syslinux's boot-once):
  * ready in time commits this slot as the default; degraded or late reboots, and syslinux, whose boot-once is
  * already spent, boots the old default slot. */
-#include "svc.h"
+#include "kiln.h"
+
+#include <errno.h>
 
 #include <signal.h>
 #include <stdio.h>
-#include <sys/reboot.h>
 #include <unistd.h>
 
 #define UPGRADE_TOOL "/usr/sbin/kiln-upgrade"
@@ -24,39 +25,36 @@ void trial_begin(int seconds)
 
 int64_t trial_next_deadline(void) { return trial_end; }
 
-static void abandon(const char *why)
+static int abandon(const char *why)
 {
 	trial_end = -1;
 	say("kiln: upgrade: trial failed (%s): rebooting into the default slot", why);
-	svc_begin_shutdown((int)RB_AUTOBOOT);
+	return 1;
 }
 
-void trial_tick(int64_t now)
+int trial_tick(int64_t now)
 {
-	if (trial_end >= 0 && now >= trial_end && !shutting_down) {
-		char why[64];
-		snprintf(why, sizeof why, "not ready within %ds", trial_s);
-		abandon(why);
-	}
+	char why[64];
+	if (trial_end < 0 || now < trial_end)
+		return 0;
+	snprintf(why, sizeof why, "not ready within %ds", trial_s);
+	return abandon(why);
 }
 
 /* The boot summary: every service ready commits (kiln-upgrade commit, in a child init reaps like any other) and
  * stops the watchdog; a failed trial keeps feeding it until the reboot. */
-void trial_summary(int all_ready)
+int trial_summary(int all_ready)
 {
-	pid_t pid;
+	char *argv[] = {UPGRADE_TOOL, "commit", NULL};
 	if (trial_end < 0)
-		return;
-	if (!all_ready) {
-		abandon("degraded");
-		return;
-	}
+		return 0;
+	if (!all_ready)
+		return abandon("degraded");
 	trial_end = -1;
 	watchdog_disarm();
-	char *argv[] = {UPGRADE_TOOL, "commit", NULL};
-	pid = child_start(argv, 0);
-	if (pid < 0)
+	if (child_start(argv, 0) < 0)
 		say("kiln: upgrade: cannot run %s commit: %m", UPGRADE_TOOL);
+	return 0;
 }
 
 /* At every boot from a disk slot, before the services: the upgrade state on BOOT is brought up to date

@@ -40,31 +40,39 @@ void block_dev_node(const char *name, const char *path)
 	free(t);
 }
 
+struct label_want {
+	const char *label;
+	char *dev;
+	size_t devlen;
+};
+
+static int label_found(void *arg)
+{
+	struct label_want *w = arg;
+	DIR *d = opendir("/sys/class/block");
+	struct dirent *e;
+	int found = 0;
+	while (d && !found && (e = readdir(d))) {
+		char l[32], path[300];
+		if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
+			continue;
+		snprintf(path, sizeof path, "/dev/%s", e->d_name);
+		block_dev_node(e->d_name, path);
+		if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, w->label)) {
+			snprintf(w->dev, w->devlen, "%s", path);
+			found = 1;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 {
-	int64_t end = now_ms() + wait_ms;
-	do {
-		DIR *d = opendir("/sys/class/block");
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			char l[32], path[300];
-			if (e->d_name[0] == '.' || !strncmp(e->d_name, "loop", 4) || !strncmp(e->d_name, "ram", 3))
-				continue;
-			snprintf(path, sizeof path, "/dev/%s", e->d_name);
-			block_dev_node(e->d_name, path);
-			if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, label)) {
-				snprintf(dev, devlen, "%s", path);
-				closedir(d);
-				return 0;
-			}
-		}
-		if (d)
-			closedir(d);
-		watchdog_tick(now_ms()); /* a trial boot's watchdog: waiting for a disk is not a hang */
-		if (now_ms() < end)
-			usleep(100 * 1000);
-	} while (now_ms() < end);
+	struct label_want w = {label, dev, devlen};
+	if (poll_until(label_found, &w, wait_ms, 100))
+		return 0;
 	errno = ENOENT;
 	return -1;
 }
-

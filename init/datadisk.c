@@ -75,14 +75,25 @@ static int disk_blank(int fd, uint64_t bytes)
 	return blank;
 }
 
+struct disks {
+	char names[16][64];
+	int n;
+};
+
+static int disks_listed(void *arg)
+{
+	struct disks *ds = arg;
+	return (ds->n = list_disks(ds->names, 16)) > 0;
+}
+
 /* The first disk (name order) that is blank, opened read-write in *FD; its name in DISK, its size in *SECTORS. */
 static int find_blank_disk(char *disk, size_t len, int *fd, uint64_t *sectors)
 {
-	char names[16][64], dev[80];
+	struct disks ds;
+	char (*names)[64] = ds.names, dev[80];
 	int n, blank;
-	int64_t end = now_ms() + 2000;
-	while ((n = list_disks(names, 16)) == 0 && now_ms() < end) /* drivers may still be probing */
-		usleep(100 * 1000);
+	poll_until(disks_listed, &ds, 2000, 100); /* drivers may still be probing */
+	n = ds.n;
 	for (int i = 0; i < n; i++) {
 		snprintf(dev, sizeof dev, "/dev/%s", names[i]);
 		block_dev_node(names[i], dev);
@@ -104,29 +115,40 @@ static int find_blank_disk(char *disk, size_t len, int *fd, uint64_t *sectors)
 	return -1;
 }
 
+struct part_want {
+	const char *disk;
+	char *part;
+	size_t len;
+};
+
+static int part_found(void *arg)
+{
+	struct part_want *w = arg;
+	char path[300];
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+	snprintf(path, sizeof path, "/sys/class/block/%s", w->disk);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!found && (e = readdir(d)))
+		if (!strncmp(e->d_name, w->disk, strlen(w->disk))) {
+			snprintf(path, sizeof path, "%s/%s", w->disk, e->d_name);
+			if (block_attr(path, "partition") == 1) {
+				snprintf(w->part, w->len, "%s", e->d_name);
+				found = 1;
+			}
+		}
+	closedir(d);
+	return found;
+}
+
 /* The partition numbered 1 of DISK, once the kernel has read the new table: its name in PART. */
 static int first_partition(const char *disk, char *part, size_t len, int wait_ms)
 {
-	int64_t end = now_ms() + wait_ms;
-	char path[300];
-	do {
-		DIR *d;
-		struct dirent *e;
-		snprintf(path, sizeof path, "/sys/class/block/%s", disk);
-		if ((d = opendir(path))) {
-			while ((e = readdir(d)))
-				if (!strncmp(e->d_name, disk, strlen(disk))) {
-					snprintf(path, sizeof path, "%s/%s", disk, e->d_name);
-					if (block_attr(path, "partition") == 1) {
-						snprintf(part, len, "%s", e->d_name);
-						closedir(d);
-						return 0;
-					}
-				}
-			closedir(d);
-		}
-		usleep(50 * 1000);
-	} while (now_ms() < end);
+	struct part_want w = {disk, part, len};
+	if (poll_until(part_found, &w, wait_ms, 50))
+		return 0;
 	errno = ENOENT;
 	return -1;
 }

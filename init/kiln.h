@@ -227,6 +227,9 @@ int lookup_groups(const char *user, gid_t primary, gid_t *out, int max);
 /* ---- util.c ---- */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_nonblock(void); /* PID 1: say() never waits for the console (lines it cannot take are counted) */
+/* Asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a trial boot's
+ * watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
+int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
 int64_t now_ms(void);
 int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);

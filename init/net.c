@@ -79,52 +79,57 @@ static int is_ethernet(const char *dev)
 	return ether && access(path, F_OK) == 0;
 }
 
+struct if_want {
+	const char *mac; /* NULL: the first ethernet interface by name */
+	char *dev;
+	size_t len;
+};
+
+static int if_found(void *arg)
+{
+	struct if_want *w = arg;
+	DIR *d = opendir("/sys/class/net");
+	struct dirent *e;
+	char best[IFNAMSIZ] = "";
+	while (d && (e = readdir(d))) {
+		char path[300], *a;
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "lo"))
+			continue;
+		if (!w->mac && !is_ethernet(e->d_name))
+			continue;
+		snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
+		if (!(a = read_text(path, NULL)))
+			continue;
+		if (w->mac ? !strncasecmp(a, w->mac, 17) : (!*best || strcmp(e->d_name, best) < 0))
+			snprintf(best, sizeof best, "%s", e->d_name);
+		free(a);
+		if (w->mac && *best)
+			break;
+	}
+	if (d)
+		closedir(d);
+	if (*best)
+		snprintf(w->dev, w->len, "%s", best);
+	return *best != 0;
+}
+
 /* The interface with MAC, or the first ethernet interface by name when MAC is NULL; waits for it. */
 static int find_if(const char *mac, char *dev, size_t len, int wait_ms)
 {
-	int64_t end = now_ms() + wait_ms;
-	for (;;) {
-		DIR *d = opendir("/sys/class/net");
-		struct dirent *e;
-		char best[IFNAMSIZ] = "";
-		while (d && (e = readdir(d))) {
-			char path[300], *a;
-			if (e->d_name[0] == '.' || !strcmp(e->d_name, "lo"))
-				continue;
-			if (!mac && !is_ethernet(e->d_name))
-				continue;
-			snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
-			if (!(a = read_text(path, NULL)))
-				continue;
-			if (mac ? !strncasecmp(a, mac, 17) : (!*best || strcmp(e->d_name, best) < 0))
-				snprintf(best, sizeof best, "%s", e->d_name);
-			free(a);
-			if (mac && *best)
-				break;
-		}
-		if (d)
-			closedir(d);
-		if (*best) {
-			snprintf(dev, len, "%s", best);
-			return 0;
-		}
-		if (now_ms() >= end)
-			return -1;
-		usleep(100 * 1000);
-	}
+	struct if_want w = {mac, dev, len};
+	return poll_until(if_found, &w, wait_ms, 100) ? 0 : -1;
+}
+
+static int dev_present(void *path)
+{
+	return access(path, F_OK) == 0;
 }
 
 static int wait_dev(const char *dev, int wait_ms)
 {
 	char path[300];
-	int64_t end = now_ms() + wait_ms;
 	snprintf(path, sizeof path, "/sys/class/net/%s", dev);
-	while (access(path, F_OK)) {
-		if (now_ms() >= end)
-			return -1;
-		usleep(100 * 1000);
-	}
-	return 0;
+	return poll_until(dev_present, path, wait_ms, 100) ? 0 : -1;
 }
 
 int net_setup(const struct cmdline *c)

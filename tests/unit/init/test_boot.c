@@ -1,5 +1,6 @@
 /* test_boot.c: early-boot parsing: kernel command line, the identity's network file, modules.dep
- * resolution order; the blank-disk check and DATA's partition table; and log rotation in a temporary folder. */
+ * resolution order; the blank-disk check and DATA's partition table; log rotation in a temporary folder; the
+ * bounded wait for a device (poll_until). */
 #include <setjmp.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -233,6 +234,35 @@ static void log_rotation(void **state)
 }
 
 /* A node's network file routes to every other node's pod subnet: hundreds of lines for a large cluster. */
+/* poll_until: asks until yes (the third call here), or gives up after the wait, having asked at least once. */
+static int third_time(void *arg)
+{
+	return ++*(int *)arg >= 3;
+}
+
+static int never(void *arg)
+{
+	++*(int *)arg;
+	return 0;
+}
+
+static void polling(void **state)
+{
+	int calls = 0;
+	int64_t t0;
+	(void)state;
+	assert_int_equal(poll_until(third_time, &calls, 2000, 1), 1);
+	assert_int_equal(calls, 3);
+	calls = 0;
+	t0 = now_ms();
+	assert_int_equal(poll_until(never, &calls, 50, 10), 0);
+	assert_true(now_ms() - t0 >= 50 && now_ms() - t0 < 1000);
+	assert_true(calls >= 2 && calls <= 7);
+	calls = 0;
+	assert_int_equal(poll_until(never, &calls, 0, 10), 0); /* no wait: asked once */
+	assert_int_equal(calls, 1);
+}
+
 static void network_file_many_routes(void **state)
 {
 	static struct netconf nc;
@@ -256,7 +286,7 @@ int main(void)
 		cmocka_unit_test(blank_region),
 		cmocka_unit_test(data_mbr),
 		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles),
-		cmocka_unit_test(log_rotation),
+		cmocka_unit_test(log_rotation), cmocka_unit_test(polling),
 	};
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ sh "$KILN_TOP/scripts/mk-initramfs.sh" "$b/root" "$b/baseline.cpio.gz" >/dev/nul
 # them (not called in $(...): the VM must belong to this shell).
 boot_time() {
 	t=0
-	vm_start "$1" --mem 512 "$o/vmlinuz" "$2"
+	vm_start "$1" --mem 1024 "$o/vmlinuz" "$2"
 	if vm_wait "$1" "$3" 120; then
 		t=$(vm_log "$1" | grep -E "$3" | head -n 1 | sed 's/.* in \([0-9.]*\)s.*/\1/')
 	else

@@ -58,7 +58,7 @@ $(DEPS_STAMP): $(S)/deps.sh $(S)/busybox.config
 $(KERNEL) $(BUSYBOX): $(DEPS_STAMP)
 
 init: $(INIT) ## build the init (PID 1) and initctl
-$(INIT): $(DEPS_STAMP) $(wildcard init/*.c init/*.h init/Makefile)
+$(INIT): $(DEPS_STAMP) $(wildcard init/*.c init/*.h init/cmd/*.c init/Makefile)
 	@$(MAKE) -s -C init O=$(BUILD)/init all
 
 # The disk's first stage (finds the system slot and switches to it), shared by every role. The cluster file decides

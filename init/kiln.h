@@ -173,7 +173,7 @@ void watchdog_tick(int64_t now);
 int64_t watchdog_next_deadline(void);
 void watchdog_disarm(void);           /* the trial committed: the magic close stops it */
 
-/* ---- a blank disk and its DATA partition (mbr.c: pure; datadisk.c) ---- */
+/* ---- a blank disk and its DATA partition (mbr.c: pure; data.c) ---- */
 #define MBR_FIRST_SECTOR 2048u  /* DATA starts at 1 MiB, aligned for any disk */
 #define MBR_MIN_SECTORS 131072u /* and has at least 64 MiB */
 #define BLANK_HEAD (2u << 20)   /* blank = the first 2 MiB (tables, signatures, a first partition's start) */
@@ -183,15 +183,16 @@ int region_is_zero(const unsigned char *buf, size_t len);
  * -1 when the disk is too small. */
 int mbr_build(unsigned char mbr[512], uint64_t disk_sectors, uint32_t disk_id);
 int data_format_blank(const char *label, char *dev, size_t devlen);
+/* DATA found, checked and mounted on /data (or a tmpfs), with what lives there (data.c). */
+int early_data(const struct cmdline *c);
+/* Why DATA cannot hold what must survive (no disk under kiln.data=disk, read-only after e2fsck), or "": services
+ * with `data = required` then fail with it instead of starting. */
+extern char data_problem[160];
 
 /* ---- early boot (early.c: mounts, switch_root, DATA, hostname, sysctls; net.c) ---- */
 int early_mounts(void);
 int early_switch_root(const char *label, char **argv);
 int early_root_bind(void);
-int early_data(const struct cmdline *c);
-/* Why DATA cannot hold what must survive (no disk under kiln.data=disk, read-only after e2fsck), or "": services
- * with `data = required` then fail with it instead of starting. */
-extern char data_problem[160];
 void early_hostname(void);
 void early_sysctl(const char *path);
 int net_setup(const struct cmdline *c);

@@ -1,5 +1,5 @@
 /* mbr.c: what makes a disk blank enough to format, and the one-partition MBR that init writes on it for DATA.
- * Pure: the caller reads and writes the disk (datadisk.c). */
+ * Pure: the caller reads and writes the disk (data.c). */
 #include "kiln.h"
 
 #include <string.h>

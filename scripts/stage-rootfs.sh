@@ -256,7 +256,7 @@ install_sandbox_image() {
 	mkdir -p "$st/usr/share/kiln/images"
 	"$KILN_TOP/scripts/mk-oci.sh" "$r" "$name" "$st/usr/share/kiln/images/sandbox.oci.tar" entrypoint /pause
 	rm -rf "$r"
-	origin /usr/share/kiln/images/sandbox.oci.tar "build:init/pause.c as OCI image $name"
+	origin /usr/share/kiln/images/sandbox.oci.tar "build:init/cmd/pause.c as OCI image $name"
 }
 
 finish() {

@@ -1,4 +1,5 @@
-/* datadisk.c: DATA on a diskless (PXE) machine's blank disk, when the cluster file allows it
+/* data.c: the DATA partition: found (the ext4 labelled kiln-data), checked (e2fsck), mounted on /data with
+ * what lives there, or a tmpfs; and made on a diskless (PXE) machine's blank disk when the cluster file allows it
  * (kiln.data_format_blank): one MBR partition over the disk, ext4 labelled kiln-data by e2fsprogs' mke2fs.
  * A disk is blank only when its first 2 MiB and last MiB read as zero: anything else is left alone. */
 #include "kiln.h"
@@ -206,4 +207,83 @@ int data_format_blank(const char *label, char *dev, size_t devlen)
 	say("kiln: data: made %s on %s (ext4, %llu MiB)", label, dev,
 	    (unsigned long long)((sectors - MBR_FIRST_SECTOR) >> 11));
 	return 0;
+}
+
+static int dir_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+	if (!d)
+		return 1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+/* What lives on DATA from the first boot: logs, state, and on a disk system the identity. */
+static int early_data_dirs(void)
+{
+	mkdir_p("/data/log", 0755); /* /var/log and /var/lib point here */
+	mkdir_p("/data/lib", 0755);
+	/* On a disk system the identity lives on DATA; an identity archive in the initramfs wins. */
+	if (access("/data/identity", F_OK) == 0 && dir_empty("/etc/kiln/identity")) {
+		mkdir_p("/etc/kiln/identity", 0755);
+		if (mount("/data/identity", "/etc/kiln/identity", NULL, MS_BIND, NULL))
+			say("kiln: identity: bind /data/identity: %m");
+	}
+	return 0;
+}
+
+char data_problem[160];
+
+/* DATA: the ext4 labelled kiln-data on any disk; with kiln.data_format_blank, made on a blank disk when no
+ * disk has one; else a tmpfs, said on the console (a diskless machine keeps nothing across a reboot). With
+ * kiln.data=disk (a master's etcd: a member that forgot its votes breaks raft's safety) init waits up to
+ * kiln.data_wait seconds for the disk, and without one the services marked `data = required` do not start. A
+ * filesystem e2fsck could not repair (exit 4 or more) is mounted read-only, and those services do not start either. */
+int early_data(const struct cmdline *c)
+{
+	char dev[300];
+	int64_t t0 = now_ms();
+	int first = c->data_disk && !c->data_format_blank ? c->data_wait * 1000 : 300;
+	unsigned long ro = 0;
+	mkdir_p("/data", 0755);
+	if (c->data_disk)
+		say("kiln: data: waiting up to %d s for the kiln-data disk (kiln.data=disk)", c->data_wait);
+	if (find_ext4_label("kiln-data", dev, sizeof dev, first) == 0 ||
+	    (c->data_format_blank && data_format_blank("kiln-data", dev, sizeof dev) == 0) ||
+	    (c->data_disk && find_ext4_label("kiln-data", dev, sizeof dev, (int)(t0 + c->data_wait * 1000LL - now_ms())) == 0)) {
+		if (c->data_disk)
+			say("kiln: data: %s found in %lld ms", dev, (long long)(now_ms() - t0));
+		if (access("/sbin/e2fsck", X_OK) == 0) {
+			char *argv[] = {"/sbin/e2fsck", "-p", dev, NULL};
+			int rc = early_run(argv);
+			if (rc >= 4) {
+				ro = MS_RDONLY;
+				snprintf(data_problem, sizeof data_problem,
+					 "DATA (%s) is read-only: e2fsck -p exited %d, run e2fsck %s by hand",
+					 dev, rc, dev);
+				say("kiln: data: e2fsck %s exited %d: errors left, mounting it read-only", dev, rc);
+			}
+		}
+		if (mount(dev, "/data", "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID | ro, NULL) == 0)
+			goto mounted;
+		say("kiln: data: mount %s: %m", dev);
+		snprintf(data_problem, sizeof data_problem, "DATA (%s) could not be mounted: %s", dev, strerror(errno));
+	} else if (c->data_disk) {
+		snprintf(data_problem, sizeof data_problem, "no disk has kiln-data after %d s (kiln.data=disk)", c->data_wait);
+	}
+	if (mount("data", "/data", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) {
+		say("kiln: data: tmpfs: %m");
+		return -1;
+	}
+	say("kiln: no data partition, /data is tmpfs%s%s", data_problem[0] ? ": " : "", data_problem);
+	return early_data_dirs();
+mounted:
+	if (ro)
+		say("kiln: data: %s mounted read-only: %s", dev, data_problem);
+	return early_data_dirs();
 }

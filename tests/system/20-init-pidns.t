@@ -277,14 +277,16 @@ sb_script flapping "echo 'flapping: failing'; exit 1"
 sb_service flapping "command = $SB/bin/flapping"
 sb_service steady "command = /bin/sleep 1002"
 SB_CONSOLE=$SB/confifo sb_start
-sleep 3
+hold=3 # seconds the console stays stopped; make test-long: the minute issue 14 asks for
+[ "${KILN_LONG:-0}" = 1 ] && hold=60
+sleep "$hold"
 p1=$(sb_pid steady)
 sb_kill -9 "$p1" 2> /dev/null
 sleep 2
 p2=$(sb_pid steady)
 st=$(sb_ctl status 2>&1)
 if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && echo "$st" | grep -Eq '^flapping +(backoff|starting) +[0-9]+ +[1-9]'; then
-	ok "with the console not reading, init answers initctl, restarts a killed service ($p1 then $p2) and a failing one"
+	ok "with the console not reading for $hold s, init answers initctl, restarts a killed service ($p1 then $p2) and a failing one"
 else not_ok "init goes on while the console does not read"; diag "steady: '$p1' then '$p2'" "$st"; fi
 kill -CONT "$catpid"; exec 7>&-
 i=0; while ! grep -aq 'kiln: console: [0-9]* messages dropped' "$SB/console" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

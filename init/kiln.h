@@ -228,6 +228,10 @@ int lookup_groups(const char *user, gid_t primary, gid_t *out, int max);
 /* ---- util.c ---- */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void console_nonblock(void); /* PID 1: say() never waits for the console (lines it cannot take are counted) */
+/* Lines were dropped and the console may take the count now: main polls fd 2 for POLLOUT and calls say_flush with
+ * what poll said (a console with no reader at all, POLLERR or POLLHUP, is not polled again until a line gets through). */
+int say_pending(void);
+void say_flush(short revents);
 /* Asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a trial boot's
  * watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
 int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);

@@ -135,7 +135,7 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 	struct pollfd *p = NULL;
 	int cap = 0;
 	for (;;) {
-		int n = 0, want = 2 + 1 + 8 + 3 * nsvcs, nc;
+		int n = 0, want = 2 + 1 + 8 + 3 * nsvcs + 1, nc, con = -1;
 		int64_t now = now_ms();
 		svc_tick(now);
 		control_tick(now);
@@ -160,6 +160,11 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		nc = control_fill_poll(cfd, p + n, cap - n);
 		n += nc;
 		n += svc_fill_poll(p + n, cap - n);
+		/* the console missed lines: told so as soon as it can take one, not with the next message */
+		if (say_pending() && n < cap) {
+			con = n;
+			p[n++] = (struct pollfd){.fd = 2, .events = POLLOUT};
+		}
 		if (poll(p, (nfds_t)n, -1) < 0) {
 			if (errno != EINTR)
 				say("kiln: poll: %m");
@@ -174,7 +179,9 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		for (int i = 2; i < n; i++) {
 			if (!p[i].revents)
 				continue;
-			if (i < 2 + nc)
+			if (i == con)
+				say_flush(p[i].revents);
+			else if (i < 2 + nc)
 				control_event(cfd, p[i].fd, p[i].revents);
 			else
 				svc_fd_event(p[i].fd, p[i].revents);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 static unsigned long say_dropped; /* lines the console did not take since the last one it did */
+static int say_gone;               /* the console failed otherwise than by being full: not waited for */
 
 /* One line to init's stderr (the console): messages never interleave mid-line. PID 1's console is non-blocking
  * (console_nonblock): a line it cannot take now (a serial line held by XOFF, a BMC that stopped reading) is dropped
@@ -41,6 +43,32 @@ void say(const char *fmt, ...)
 	}
 	if (write(2, buf, (size_t)n) != n)
 		say_dropped++;
+	else
+		say_gone = 0;
+}
+
+int say_pending(void)
+{
+	return say_dropped && !say_gone;
+}
+
+void say_flush(short revents)
+{
+	char d[96];
+	int m;
+	ssize_t w;
+	if (!say_dropped)
+		return;
+	if (revents & (POLLERR | POLLHUP | POLLNVAL)) { /* no reader at all: poll would say so again at once */
+		say_gone = 1;
+		return;
+	}
+	m = snprintf(d, sizeof d, "kiln: console: %lu messages dropped (the console was not reading)\n", say_dropped);
+	w = write(2, d, (size_t)m);
+	if (w == m)
+		say_dropped = 0;
+	else if (w < 0 && errno != EAGAIN)
+		say_gone = 1;
 }
 
 void console_nonblock(void)

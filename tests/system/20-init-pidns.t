@@ -110,10 +110,12 @@ check "degraded line: counts and exactly the failed services" \
 	grep -Eq '^kiln: degraded: 10 of 15 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
 check "the missing binary is reported as not found (while the others run)" \
 	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
-fdpid=$(pgrep -fx '/bin/sleep 1001' | head -n 1)
+# spgrep ARGS: pgrep inside this sandbox's PID namespace only (another run of this test may be going on beside it)
+spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }
+fdpid=$(spgrep -fx '/bin/sleep 1001' | head -n 1)
 fds=$(ls "/proc/${fdpid:-none}/fd" 2>&1 | tr '\n' ' ')
 check "a service has only descriptors 0, 1 and 2 from init: $fds" test "$fds" = "0 1 2 "
-caps() { p=$(pgrep -fx "/bin/sleep $1" | head -n 1); grep -E '^(Uid|CapEff|CapAmb):' "/proc/${p:-none}/status" | tr -s '\t' ' ' | tr '\n' ' '; }
+caps() { p=$(spgrep -fx "/bin/sleep $1" | head -n 1); grep -E '^(Uid|CapEff|CapAmb):' "/proc/${p:-none}/status" | tr -s '\t' ' ' | tr '\n' ' '; }
 c=$(caps 1002)
 check "capabilities = net_bind_service: uid 65534 keeps CAP_NET_BIND_SERVICE alone, effective and ambient: $c" \
 	test "$(echo "$c" | sed 's/Uid: \([0-9]*\).*CapEff: \([0-9a-f]*\) CapAmb: \([0-9a-f]*\) /\1 \2 \3/')" = "65534 0000000000000400 0000000000000400"
@@ -324,7 +326,7 @@ kill = process"
 	sb_kill -9 "$(sb_pid tree)" "$(sb_pid keeper)" 2>/dev/null
 	sb_wait "$SB/console" 'kiln: tree: killed by signal 9' 5 && sb_wait "$SB/console" 'kiln: keeper: killed by signal 9' 5
 	sleep 1.5 # the restarts (1 s)
-	n=$(pgrep -cfx 'sleep 1004') m=$(pgrep -cfx 'sleep 1005') k=$(pgrep -cfx 'sleep 1006')
+	n=$(spgrep -cfx 'sleep 1004') m=$(spgrep -cfx 'sleep 1005') k=$(spgrep -cfx 'sleep 1006')
 	check "a service's leftover dies with its main process; its restart runs alone ($n of 'sleep 1004', $m of the main)" \
 		test "$n $m" = "1 1"
 	check "kill = process: keeper's leftover outlives it ($k of 'sleep 1006': the first run's and the restart's)" test "$k" = 2
@@ -375,7 +377,7 @@ for d in /proc/[0-9]*; do
 	[ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$ns" ] || continue
 	[ "$(awk '/^State:/ { print $2 }' "$d/status" 2>/dev/null)" = Z ] && z=$((z + 1))
 done
-left=$(pgrep -cfx 'sleep 1011')
+left=$(spgrep -cfx 'sleep 1011')
 lim=$((${rss0:-0} * 11 / 10))
 check "$r restarts and $q control requests: init holds $fd1 descriptors (before: $fd0), RSS $rss1 KiB (before: $rss0 KiB)" \
 	test "$r $fd1" = "$restarts $fd0" -a "${rss1:-999999}" -le "$lim"

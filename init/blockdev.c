@@ -40,15 +40,9 @@ void block_dev_node(const char *name, const char *path)
 	free(t);
 }
 
-struct label_want {
-	const char *label;
-	char *dev;
-	size_t devlen;
-};
-
 static int label_found(void *arg)
 {
-	struct label_want *w = arg;
+	struct poll_want *w = arg; /* key: the label */
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *e;
 	int found = 0;
@@ -58,8 +52,8 @@ static int label_found(void *arg)
 			continue;
 		snprintf(path, sizeof path, "/dev/%s", e->d_name);
 		block_dev_node(e->d_name, path);
-		if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, w->label)) {
-			snprintf(w->dev, w->devlen, "%s", path);
+		if (ext4_label(path, l, sizeof l) == 0 && !strcmp(l, w->key)) {
+			snprintf(w->out, w->outlen, "%s", path);
 			found = 1;
 		}
 	}
@@ -70,7 +64,7 @@ static int label_found(void *arg)
 
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms)
 {
-	struct label_want w = {label, dev, devlen};
+	struct poll_want w = {label, dev, devlen};
 	if (poll_until(label_found, &w, wait_ms, 100))
 		return 0;
 	errno = ENOENT;

@@ -116,27 +116,21 @@ static int find_blank_disk(char *disk, size_t len, int *fd, uint64_t *sectors)
 	return -1;
 }
 
-struct part_want {
-	const char *disk;
-	char *part;
-	size_t len;
-};
-
 static int part_found(void *arg)
 {
-	struct part_want *w = arg;
+	struct poll_want *w = arg; /* key: the disk */
 	char path[300];
 	DIR *d;
 	struct dirent *e;
 	int found = 0;
-	snprintf(path, sizeof path, "/sys/class/block/%s", w->disk);
+	snprintf(path, sizeof path, "/sys/class/block/%s", w->key);
 	if (!(d = opendir(path)))
 		return 0;
 	while (!found && (e = readdir(d)))
-		if (!strncmp(e->d_name, w->disk, strlen(w->disk))) {
-			snprintf(path, sizeof path, "%s/%s", w->disk, e->d_name);
+		if (!strncmp(e->d_name, w->key, strlen(w->key))) {
+			snprintf(path, sizeof path, "%s/%s", w->key, e->d_name);
 			if (block_attr(path, "partition") == 1) {
-				snprintf(w->part, w->len, "%s", e->d_name);
+				snprintf(w->out, w->outlen, "%s", e->d_name);
 				found = 1;
 			}
 		}
@@ -147,7 +141,7 @@ static int part_found(void *arg)
 /* The partition numbered 1 of DISK, once the kernel has read the new table: its name in PART. */
 static int first_partition(const char *disk, char *part, size_t len, int wait_ms)
 {
-	struct part_want w = {disk, part, len};
+	struct poll_want w = {disk, part, len};
 	if (poll_until(part_found, &w, wait_ms, 50))
 		return 0;
 	errno = ENOENT;

@@ -235,6 +235,12 @@ void say_flush(short revents);
 /* Asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a trial boot's
  * watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
 int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
+/* What a FOUND callback looks for (KEY: a label, a disk, a MAC) and where it writes the name it found. */
+struct poll_want {
+	const char *key;
+	char *out;
+	size_t outlen;
+};
 int64_t now_ms(void);
 int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);

@@ -79,15 +79,9 @@ static int is_ethernet(const char *dev)
 	return ether && access(path, F_OK) == 0;
 }
 
-struct if_want {
-	const char *mac; /* NULL: the first ethernet interface by name */
-	char *dev;
-	size_t len;
-};
-
 static int if_found(void *arg)
 {
-	struct if_want *w = arg;
+	struct poll_want *w = arg; /* key: the MAC, or NULL for the first ethernet interface by name */
 	DIR *d = opendir("/sys/class/net");
 	struct dirent *e;
 	char best[IFNAMSIZ] = "";
@@ -95,28 +89,28 @@ static int if_found(void *arg)
 		char path[300], *a;
 		if (e->d_name[0] == '.' || !strcmp(e->d_name, "lo"))
 			continue;
-		if (!w->mac && !is_ethernet(e->d_name))
+		if (!w->key && !is_ethernet(e->d_name))
 			continue;
 		snprintf(path, sizeof path, "/sys/class/net/%s/address", e->d_name);
 		if (!(a = read_text(path, NULL)))
 			continue;
-		if (w->mac ? !strncasecmp(a, w->mac, 17) : (!*best || strcmp(e->d_name, best) < 0))
+		if (w->key ? !strncasecmp(a, w->key, 17) : (!*best || strcmp(e->d_name, best) < 0))
 			snprintf(best, sizeof best, "%s", e->d_name);
 		free(a);
-		if (w->mac && *best)
+		if (w->key && *best)
 			break;
 	}
 	if (d)
 		closedir(d);
 	if (*best)
-		snprintf(w->dev, w->len, "%s", best);
+		snprintf(w->out, w->outlen, "%s", best);
 	return *best != 0;
 }
 
 /* The interface with MAC, or the first ethernet interface by name when MAC is NULL; waits for it. */
 static int find_if(const char *mac, char *dev, size_t len, int wait_ms)
 {
-	struct if_want w = {mac, dev, len};
+	struct poll_want w = {mac, dev, len};
 	return poll_until(if_found, &w, wait_ms, 100) ? 0 : -1;
 }
 

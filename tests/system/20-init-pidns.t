@@ -291,9 +291,13 @@ if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && echo "$st" | grep -Eq '
 	ok "with the console not reading for $hold s, init answers initctl, restarts a killed service ($p1 then $p2) and a failing one"
 else not_ok "init goes on while the console does not read"; diag "steady: '$p1' then '$p2'" "$st"; fi
 kill -CONT "$catpid"; exec 7>&-
-i=0; while ! grep -aq 'kiln: console: [0-9]* messages dropped' "$SB/console" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-check "once the console reads again, it is told how many lines it missed: $(grep -ao 'kiln: console: [0-9]* messages dropped' "$SB/console")" \
-	grep -aEq 'kiln: console: [1-9][0-9]* messages dropped \(the console was not reading\)$' "$SB/console"
+i=0; while ! grep -aq 'kiln: console: [0-9]* messages dropped' "$SB/console" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if grep -aEq 'kiln: console: [1-9][0-9]* messages dropped \(the console was not reading\)$' "$SB/console"; then
+	ok "once the console reads again, it is told how many lines it missed, $((i / 10)) s after: $(grep -ao 'kiln: console: [0-9]* messages dropped' "$SB/console")"
+else
+	not_ok "once the console reads again, it is told how many lines it missed"
+	diag "console (NULs left out):" "$(tr -d '\000' < "$SB/console" | tail -n 8)" "$(sb_ctl status 2>&1)"
+fi
 sb_stop TERM
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
 

@@ -15,9 +15,29 @@
 static unsigned long say_dropped; /* lines the console did not take since the last one it did */
 static int say_gone;               /* the console failed otherwise than by being full: not waited for */
 
+/* The count of lines the console missed, written when there is one: 0 when none is pending or it went through, -1
+ * when the console did not take it (one that fails otherwise than by being full is not polled for again). */
+static int say_notice(void)
+{
+	char d[96];
+	int m;
+	ssize_t w;
+	if (!say_dropped)
+		return 0;
+	m = snprintf(d, sizeof d, "kiln: console: %lu messages dropped (the console was not reading)\n", say_dropped);
+	w = write(2, d, (size_t)m);
+	if (w == m) {
+		say_dropped = 0;
+		return 0;
+	}
+	if (w < 0 && errno != EAGAIN)
+		say_gone = 1;
+	return -1;
+}
+
 /* One line to init's stderr (the console): messages never interleave mid-line. PID 1's console is non-blocking
  * (console_nonblock): a line it cannot take now (a serial line held by XOFF, a BMC that stopped reading) is dropped
- * and counted, and the next line that gets through is preceded by the count. */
+ * and counted, and the count is said as soon as the console takes a line again (say_flush, or this). */
 void say(const char *fmt, ...)
 {
 	char buf[1024];
@@ -31,17 +51,7 @@ void say(const char *fmt, ...)
 	if (n > (int)sizeof buf - 2)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
-	if (say_dropped) {
-		char d[96];
-		int m = snprintf(d, sizeof d, "kiln: console: %lu messages dropped (the console was not reading)\n",
-				 say_dropped);
-		if (write(2, d, (size_t)m) != m) {
-			say_dropped++;
-			return;
-		}
-		say_dropped = 0;
-	}
-	if (write(2, buf, (size_t)n) != n)
+	if (say_notice() || write(2, buf, (size_t)n) != n)
 		say_dropped++;
 	else
 		say_gone = 0;
@@ -54,21 +64,10 @@ int say_pending(void)
 
 void say_flush(short revents)
 {
-	char d[96];
-	int m;
-	ssize_t w;
-	if (!say_dropped)
-		return;
-	if (revents & (POLLERR | POLLHUP | POLLNVAL)) { /* no reader at all: poll would say so again at once */
+	if (revents & (POLLERR | POLLHUP | POLLNVAL)) /* no reader at all: poll would say so again at once */
 		say_gone = 1;
-		return;
-	}
-	m = snprintf(d, sizeof d, "kiln: console: %lu messages dropped (the console was not reading)\n", say_dropped);
-	w = write(2, d, (size_t)m);
-	if (w == m)
-		say_dropped = 0;
-	else if (w < 0 && errno != EAGAIN)
-		say_gone = 1;
+	else
+		say_notice();
 }
 
 void console_nonblock(void)

@@ -83,7 +83,7 @@ static void handle(int fd, char *req)
 	int n = split_args(req, w, 4), cmd;
 	struct svc *s = n >= 2 ? svc_find(w[1]) : NULL;
 	if (n < 1 || n > 2) {
-		reply(fd, 2, "usage: status [NAME] | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
+		reply(fd, 2, "usage: status [NAME] | metrics | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
 	} else if (!strcmp(w[0], "status")) {
 		if (n == 2 && !s) {
 			snprintf(text, sizeof text, "no service %s\n", w[1]);
@@ -92,11 +92,14 @@ static void handle(int fd, char *req)
 		}
 		svc_status(text, sizeof text, n == 2 ? w[1] : NULL);
 		reply(fd, 0, text);
+	} else if (!strcmp(w[0], "metrics") && n == 1) {
+		svc_metrics(text, sizeof text);
+		reply(fd, 0, text);
 	} else if ((cmd = shutdown_cmd(w[0])) && n == 1) {
 		reply(fd, 0, "");
 		svc_begin_shutdown(cmd);
 	} else if (n != 2 || (strcmp(w[0], "start") && strcmp(w[0], "stop") && strcmp(w[0], "restart"))) {
-		reply(fd, 2, "usage: status [NAME] | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
+		reply(fd, 2, "usage: status [NAME] | metrics | start NAME | stop NAME | restart NAME | poweroff | reboot | halt\n");
 	} else if (!s) {
 		snprintf(text, sizeof text, "no service %s\n", w[1]);
 		reply(fd, 1, text);

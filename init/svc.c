@@ -19,6 +19,8 @@ int shutting_down;
 int64_t boot_offset;
 static int summary_done;
 static int summary_outcome = -1; /* the boot summary, once: 1 ready, 0 degraded; for svc_summary_take */
+static int summary_result = -1;  /* the same, kept for reports */
+static long long summary_cs;
 #define BOOT_CRASHES_TOLERATED 3
 #define BOOT_STABLE_MS 10000
 
@@ -81,7 +83,14 @@ static void check_summary(void)
 	else
 		say("kiln: degraded: %d of %d services ready in %lld.%02llds (failed: %s)", ready, n, (long long)(cs / 100),
 		    (long long)(cs % 100), failed);
-	summary_outcome = ready == n;
+	summary_outcome = summary_result = ready == n;
+	summary_cs = cs;
+}
+
+int svc_summary_get(long long *cs)
+{
+	*cs = summary_cs;
+	return summary_result;
 }
 
 int svc_summary_take(void)
@@ -95,6 +104,8 @@ void svc_set_ready(struct svc *s)
 {
 	s->state = s->d.type == TYPE_ONESHOT && s->pid <= 0 ? ST_DONE : ST_READY;
 	s->reason[0] = '\0';
+	if (s->started > 0)
+		s->ready_after = now_ms() - s->started;
 	probe_cancel(s);
 	if (s->notify_r >= 0) {
 		close(s->notify_r);
@@ -184,6 +195,7 @@ static void svc_start(struct svc *s, int64_t now)
 		return;
 	}
 	s->started = now;
+	s->ready_after = -1;
 	s->timed_out = 0;
 	s->state = ST_STARTING;
 	s->ready_deadline = now + (int64_t)s->d.ready_timeout * 1000;

@@ -40,6 +40,7 @@ struct svc {
 	char job_fail_reason[120]; /* the failed run's last line of output, or how it ended */
 	char last_line[120];       /* the last line the service wrote */
 	char last_error[120];      /* the last line that reads as an error (Error:, a fatal log line) */
+	int64_t ready_after;       /* ms from this run's start to ready; -1 before */
 };
 
 int svc_every(struct svc *s);
@@ -60,6 +61,7 @@ void cgroup_usage(const struct svc *s, long long *mem, long long *cpu_us);
 /* svctab.c: loading and reporting */
 void svc_load_all(const char *dir);
 void svc_status(char *out, size_t len, const char *only);
+void svc_metrics(char *out, size_t len); /* the same, as Prometheus text (initctl metrics) */
 
 /* svc.c: the state machine */
 int svc_is_job(const struct svc *s);
@@ -80,6 +82,8 @@ void svc_begin_shutdown(int cmd);
 
 /* The boot summary, handed over once when it is said: 1 every service ready, 0 degraded; -1 before, and after. */
 int svc_summary_take(void);
+/* The boot summary for reports: 1 ready, 0 degraded, -1 not said yet; *cs its time in hundredths of a second. */
+int svc_summary_get(long long *cs);
 void svc_close_logs(void);
 
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */

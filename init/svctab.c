@@ -78,6 +78,7 @@ void svc_load_all(const char *dir)
 	for (int i = 0; i < nsvcs; i++) {
 		struct svc *s = &svcs[i];
 		s->log_r = s->log_w = s->notify_r = s->probe_fd = -1;
+		s->ready_after = -1;
 		s->log.fd = -1;
 		if (s->state != ST_FAILED)
 			s->state = svc_is_job(s) ? ST_SCHEDULED : ST_WAITING;
@@ -114,6 +115,66 @@ static void status_last(const struct svc *s, int64_t now, char *out, size_t len)
 	} else {
 		snprintf(out, len, "-");
 	}
+}
+
+/* Prometheus' text format. Service names are [A-Za-z0-9_.-] (svcfile.c), so they need no escaping as label values.
+ * Times are ages and durations in seconds (the wall clock may be stepped; init counts on the monotonic one). */
+void svc_metrics(char *out, size_t len)
+{
+	size_t n = 0;
+	int64_t now = now_ms();
+	long long cs, m, c;
+	int r = svc_summary_get(&cs);
+#define ADD(...) do { int w = snprintf(out + n, n < len ? len - n : 0, __VA_ARGS__); if (w > 0) n += (size_t)w; } while (0)
+#define HELP(name, type, text) ADD("# HELP " name " " text "\n# TYPE " name " " type "\n")
+	HELP("kiln_boot_ready", "gauge", "The boot summary: 1 every service ready, 0 degraded (absent before it is said).");
+	HELP("kiln_boot_seconds", "gauge", "Seconds from the kernel's start to the boot summary.");
+	if (r >= 0) {
+		ADD("kiln_boot_ready %d\n", r);
+		ADD("kiln_boot_seconds %lld.%02lld\n", cs / 100, cs % 100);
+	}
+	HELP("kiln_service_state", "gauge", "1 for the state each service is in.");
+	for (int i = 0; i < nsvcs; i++)
+		ADD("kiln_service_state{service=\"%s\",state=\"%s\"} 1\n", svcs[i].d.name, svc_state_name(svcs[i].state));
+	HELP("kiln_service_restarts_total", "counter", "Restarts of each service since boot.");
+	HELP("kiln_service_ready_seconds", "gauge", "Seconds from each running service's start to ready.");
+	HELP("kiln_service_memory_bytes", "gauge", "Memory in use by each service's cgroup.");
+	HELP("kiln_service_cpu_seconds_total", "counter", "CPU time of each service's cgroup, every run so far.");
+	for (int i = 0; i < nsvcs; i++) {
+		struct svc *s = &svcs[i];
+		if (svc_is_job(s))
+			continue;
+		ADD("kiln_service_restarts_total{service=\"%s\"} %d\n", s->d.name, s->restarts);
+		if (s->pid > 0 && s->ready_after >= 0)
+			ADD("kiln_service_ready_seconds{service=\"%s\"} %lld.%03lld\n", s->d.name,
+			    (long long)(s->ready_after / 1000), (long long)(s->ready_after % 1000));
+		cgroup_usage(s, &m, &c);
+		if (m >= 0)
+			ADD("kiln_service_memory_bytes{service=\"%s\"} %lld\n", s->d.name, m);
+		if (c >= 0)
+			ADD("kiln_service_cpu_seconds_total{service=\"%s\"} %lld.%06lld\n", s->d.name, c / 1000000, c % 1000000);
+	}
+	HELP("kiln_job_runs_total", "counter", "Runs of each scheduled job since boot.");
+	HELP("kiln_job_failures_total", "counter", "Failed runs of each scheduled job since boot.");
+	HELP("kiln_job_last_success_age_seconds", "gauge", "Seconds since each job's last successful run (absent: none).");
+	HELP("kiln_job_last_run_age_seconds", "gauge", "Seconds since each job's last run began (absent: none).");
+	for (int i = 0; i < nsvcs; i++) {
+		struct svc *s = &svcs[i];
+		if (!svc_is_job(s))
+			continue;
+		ADD("kiln_job_runs_total{job=\"%s\"} %d\n", s->d.name, s->job_runs);
+		ADD("kiln_job_failures_total{job=\"%s\"} %d\n", s->d.name, s->job_failures);
+		if (s->job_last_ok)
+			ADD("kiln_job_last_success_age_seconds{job=\"%s\"} %lld\n", s->d.name,
+			    (long long)((now - s->job_last_ok) / 1000));
+		if (s->job_runs)
+			ADD("kiln_job_last_run_age_seconds{job=\"%s\"} %lld\n", s->d.name,
+			    (long long)((now - s->job_last_start) / 1000));
+	}
+#undef HELP
+#undef ADD
+	if (n >= len && len)
+		out[len - 1] = '\0';
 }
 
 void svc_status(char *out, size_t len, const char *only)

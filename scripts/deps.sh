@@ -1,6 +1,7 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages kiln builds from and prepares the cached parts:
-# the Debian kernel (downloaded, unpacked, never installed) and a static busybox built with musl.
+# the Debian kernel and the packages of UNPACKED (downloaded, unpacked, never installed) and a static busybox built
+# with musl.
 # Idempotent: a second run with everything in place only checks and returns.
 . "$(dirname "$0")/lib.sh"
 
@@ -8,7 +9,7 @@ PACKAGES="musl-tools musl-dev linux-libc-dev e2fsprogs syslinux syslinux-common 
 isolinux mtools dosfstools fdisk cpio qemu-system-x86 openssl libssl-dev libcmocka-dev libyaml-dev etcd-server
 etcd-client containerd runc containernetworking-plugins dpkg-dev kmod gzip xz-utils binutils make gcc
 iproute2 dnsmasq-base util-linux ipxe-qemu faketime clang libclang-rt-14-dev iptables conntrack socat haproxy
-golang-go rsync"
+golang-go rsync curl"
 
 need_packages() {
 	missing=
@@ -28,6 +29,26 @@ install_packages() {
 	# kubectl reads the generated kubeconfigs in tests; any kubectl on PATH will do.
 	command -v kubectl >/dev/null || DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null || true
+}
+
+# Packages an image carries files of, but whose installation would start a daemon on the build host (Debian's node
+# exporter serves every metric on tcp 9100 without TLS, now and at each boot): downloaded and unpacked into the
+# cache, never installed. image.conf names their files as `unpacked = PACKAGE:PATH`.
+UNPACKED="prometheus-node-exporter"
+fetch_unpacked() {
+	for pkg in $UNPACKED; do
+		dir=$KILN_CACHE/deb/$pkg
+		[ -s "$dir/version" ] && [ -d "$dir/root" ] && { say "$pkg: $(cat "$dir/version") unpacked in the cache"; continue; }
+		say "$pkg: downloading (unpacked, not installed)"
+		rm -rf "$dir/tmp"; mkdir -p "$dir/tmp"
+		(cd "$dir/tmp" && apt-get download -q "$pkg" > /dev/null 2>&1) ||
+			{ apt-get update -qq; (cd "$dir/tmp" && apt-get download -q "$pkg" > /dev/null 2>&1); } ||
+			die "apt-get download $pkg failed"
+		deb=$(ls "$dir"/tmp/*.deb)
+		dpkg -x "$deb" "$dir/tmp/root" || die "dpkg -x $deb failed"
+		dpkg-deb -f "$deb" Version > "$dir/tmp/version"
+		rm -rf "$dir/root"; mv "$dir/tmp/root" "$dir/root"; mv "$dir/tmp/version" "$dir/version"; rm -rf "$dir/tmp"
+	done
 }
 
 # The versioned kernel package that linux-image-amd64 currently points to.
@@ -96,7 +117,8 @@ build_busybox() {
 case "${1:-all}" in
 packages) install_packages ;;
 kernel) fetch_kernel ;;
+unpacked) fetch_unpacked ;;
 busybox) build_busybox ;;
-all) install_packages; fetch_kernel; build_busybox ;;
-*) die "usage: deps.sh [packages|kernel|busybox|all]" ;;
+all) install_packages; fetch_kernel; fetch_unpacked; build_busybox ;;
+*) die "usage: deps.sh [packages|kernel|unpacked|busybox|all]" ;;
 esac

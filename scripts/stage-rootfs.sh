@@ -98,9 +98,24 @@ elf_needs() {
 	done
 }
 
+# Files of packages that are unpacked in the cache, never installed on the build host (deps.sh: UNPACKED), named
+# in image.conf as `unpacked = PACKAGE:PATH`; the libraries they need come from the build host, as binaries' do.
+unpacked_libs=
+install_unpacked() {
+	for u in $(conf_list "$conf" unpacked); do
+		pkg=${u%%:*} p=${u#*:}
+		src=$KILN_CACHE/deb/$pkg/root$p
+		[ -f "$src" ] || die "$p of $pkg (named in ${conf#"$KILN_TOP"/}) is not in the cache: run 'make deps'"
+		mkdir -p "$st${p%/*}"
+		cp -p "$src" "$st$p"
+		origin "$p" "deb:$pkg $(cat "$KILN_CACHE/deb/$pkg/version") (unpacked)"
+		unpacked_libs="$unpacked_libs $(elf_needs "$src" | tr '\n' ' ')"
+	done
+}
+
 install_binaries() {
 	: > "$st.hostfiles"
-	todo="$(conf_list "$conf" binaries) $trust_libs"
+	todo="$(conf_list "$conf" binaries) $trust_libs $unpacked_libs"
 	seen=" "
 	while [ -n "$todo" ]; do
 		next=
@@ -290,6 +305,7 @@ install_busybox
 [ "$role" = boot ] || install_overlay "$KILN_TOP/rootfs"
 install_overlay "$KILN_TOP/images/$role/rootfs"
 [ "$role" = boot ] || image_trust
+install_unpacked
 install_binaries
 # The Kubernetes components, from the user's components folder (scripts/components.sh).
 "$KILN_TOP/scripts/components.sh" "$role" "$st" "$origins"

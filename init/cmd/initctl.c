@@ -1,4 +1,4 @@
-/* initctl.c: talks to kiln's init over its control socket: status [NAME], start|stop|restart NAME, logs NAME
+/* initctl.c: talks to kiln's init over its control socket: status [NAME], metrics (Prometheus text), start|stop|restart NAME, logs NAME
  * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE|URL runs kiln-upgrade, and
  * status also prints the slots, the last upgrade (its file) and the clock's state. Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
 #include "kiln.h"
@@ -17,7 +17,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: initctl status [NAME] | start NAME | stop NAME | restart NAME | logs NAME [-n N]\n"
+	fprintf(stderr, "usage: initctl status [NAME] | metrics | start NAME | stop NAME | restart NAME | logs NAME [-n N]\n"
 			"       initctl poweroff | reboot | halt | upgrade IMAGE|URL [--deadline SECONDS]\n");
 	return 2;
 }
@@ -49,7 +49,7 @@ static int arity_ok(const char *cmd, int nargs)
 		return nargs <= 1;
 	if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart"))
 		return nargs == 1;
-	if (!strcmp(cmd, "poweroff") || !strcmp(cmd, "reboot") || !strcmp(cmd, "halt"))
+	if (!strcmp(cmd, "poweroff") || !strcmp(cmd, "reboot") || !strcmp(cmd, "halt") || !strcmp(cmd, "metrics"))
 		return nargs == 0;
 	return 0;
 }

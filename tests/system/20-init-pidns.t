@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 47
+plan 48
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -176,6 +176,15 @@ check "initctl status lists every service with its state" sh -c "
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
 	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 21 ]"
+check "initctl metrics: Prometheus text (every sample line a name, labels and a number), the summary, states, restarts, jobs" sh -c "
+	m=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' metrics) || exit 1
+	bad=\$(echo \"\$m\" | grep -v '^# ' | grep -Ev '^[a-z_]+(\\{[a-z_]+=\"[A-Za-z0-9_.-]+\"(,[a-z_]+=\"[A-Za-z0-9_.-]+\")*\\})? -?[0-9]+(\\.[0-9]+)?\$')
+	[ -z \"\$bad\" ] || { echo \"not samples: \$bad\"; exit 1; }
+	for l in 'kiln_boot_ready 0' 'kiln_service_state{service=\"app\",state=\"ready\"} 1' 'kiln_service_state{service=\"missing\",state=\"failed\"} 1' \
+		'kiln_job_failures_total{job=\"flaky\"}' 'kiln_job_last_success_age_seconds{job=\"zombies\"}' 'kiln_service_ready_seconds{service=\"app\"}'; do
+		echo \"\$m\" | grep -qF \"\$l\" || { echo \"no \$l\"; exit 1; }
+	done
+	r=\$(echo \"\$m\" | sed -n 's/^kiln_service_restarts_total{service=\"crashy\"} //p'); [ \"\${r:-0}\" -ge 2 ] || { echo \"crashy restarts: \$r\"; exit 1; }"
 check "initctl stop, then start, of a service" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\"; }
 	ctl stop healthy && sleep 0.5 && ctl status healthy | grep -Eq '^healthy +stopped +0 ' &&

@@ -7,7 +7,7 @@
 # folder, a second make does nothing, and mk-machines.sh drops the machines the rendered cluster does not have.
 . tests/system/lib/tap.sh
 
-plan 43
+plan 44
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -15,7 +15,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 P=$T/pki O=$T/out M=$T/out/machines
 KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler coredns kube-proxy machines/m1/apiserver"
-KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet"
+KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet monitoring"
+KUBE_LEAVES="$KUBE_LEAVES machines/m1/metrics machines/m2/metrics machines/m3/metrics machines/n1/metrics machines/n2/metrics"
 ETCD_LEAVES="apiserver-etcd-client machines/m1/etcd machines/m2/etcd machines/m3/etcd"
 ETCD_LEAVES="$ETCD_LEAVES machines/m1/etcd-backup machines/m2/etcd-backup machines/m3/etcd-backup"
 
@@ -26,11 +27,12 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 
 check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
 check "kiln render writes the example cluster" render configs/cluster.yaml
-# 2 CAs, 7 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, the
+# 2 CAs, 8 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, metrics per
+# machine, the
 # service-account key, the image signing key (its public half in out/cluster, the same as the PKI folder's)
-check "the PKI folder is 0700 and holds its 22 keys, each 0600; the image key's public half is rendered" sh -c "
+check "the PKI folder is 0700 and holds its 28 keys, each 0600; the image key's public half is rendered" sh -c "
 	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
-	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 22 ] || { echo \$n keys; exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 28 ] || { echo \$n keys; exit 1; }
 	cmp '$P/image-signing.pub' '$O/image-signing.pub' && openssl pkey -pubin -in '$O/image-signing.pub' -noout || exit 1
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
 
@@ -109,7 +111,7 @@ check "client certs: subjects of the design, clientAuth only, no SANs" sh -c "
 		 controller-manager:CN=system:kube-controller-manager scheduler:CN=system:kube-scheduler coredns:CN=system:coredns \
 		 admin:CN=kubernetes-admin,O=system:masters kube-proxy:CN=system:kube-proxy,O=system:node-proxier \
 		 apiserver-etcd-client:CN=kube-apiserver-etcd-client machines/m1/etcd-backup:CN=etcd-backup:m1 \
-		 machines/m3/etcd-backup:CN=etcd-backup:m3; do
+		 machines/m3/etcd-backup:CN=etcd-backup:m3 monitoring:CN=kiln:monitoring; do
 		f='$P'/\${c%%:*}.crt
 		[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = \"subject=\${c#*:}\" ] || { echo \$f: subject; exit 1; }
 		[ \"\$(openssl x509 -noout -ext extendedKeyUsage -in \$f | tail -n 1 | sed 's/^ *//')\" = 'TLS Web Client Authentication' ] || exit 1
@@ -123,12 +125,22 @@ check "the apiserver-kubelet client cert is the same on every master; each maste
 	cmp '$M/m1/identity/pki/apiserver-kubelet-client.key' '$M/m3/identity/pki/apiserver-kubelet-client.key' &&
 	! cmp -s '$M/m1/identity/pki/apiserver.crt' '$M/m2/identity/pki/apiserver.crt' &&
 	! cmp -s '$M/m2/identity/pki/apiserver.crt' '$M/m3/identity/pki/apiserver.crt'"
-check "nodes hold no etcd file and no CA key; their only private keys are kubelet's and kube-proxy's" sh -c "
+check "n1's metrics cert: CN kiln:metrics:n1, SANs n1, its address and localhost, serverAuth only, the metrics user's" sh -c "
+	f='$M/n1/identity/pki/metrics.crt'
+	[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = 'subject=CN=kiln:metrics:n1' ] || exit 1
+	s=\$(openssl x509 -noout -ext subjectAltName -in \$f | tail -n +2 | tr ',' '\n' | sed 's/^ *//; s/IP Address:/IP:/' | LC_ALL=C sort | tr '\n' ' ')
+	[ \"\$s\" = 'DNS:localhost DNS:n1 IP:127.0.0.1 IP:192.168.0.21 ' ] || { echo \"SANs: \$s\"; exit 1; }
+	[ \"\$(openssl x509 -noout -ext extendedKeyUsage -in \$f | tail -n 1 | sed 's/^ *//')\" = 'TLS Web Server Authentication' ] || exit 1
+	openssl verify -CAfile '$P/kubernetes-ca.crt' \$f > /dev/null &&
+	grep -qx 'pki/metrics.key 0600 metrics 207:207' '$M/n1/identity/MANIFEST' &&
+	grep -qx 'pki/metrics.key 0600 metrics 207:207' '$M/m1/identity/MANIFEST' || exit 1
+	! find '$M' -name 'monitoring*' | grep ."
+check "nodes hold no etcd file and no CA key; their only private keys are kubelet's, kube-proxy's and metrics'" sh -c "
 	for n in n1 n2; do
 		d='$M'/\$n/identity
 		find \$d | grep -i etcd && { echo \$n has etcd material; exit 1; }
 		keys=\$(grep -rl 'PRIVATE KEY' \$d | sed \"s|^\$d/||\" | LC_ALL=C sort | tr '\n' ' ')
-		[ \"\$keys\" = 'pki/kube-proxy.key pki/kubelet.key ' ] || { echo \"\$n keys: \$keys\"; exit 1; }
+		[ \"\$keys\" = 'pki/kube-proxy.key pki/kubelet.key pki/metrics.key ' ] || { echo \"\$n keys: \$keys\"; exit 1; }
 		for k in '$P'/*-ca.key; do grep -rqF \"\$(sed -n 2p \$k)\" \$d && { echo \$n holds \$k; exit 1; }; done
 	done; :"
 check "masters hold the kube CA key, never the etcd CA key or the admin key" sh -c "
@@ -144,7 +156,7 @@ check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
 	! find '$M' -path '*/identity/*' -name '*.key' ! -perm 600 | grep . &&
 	! find '$M' -path '*/identity/*' -name '*.crt' ! -perm 644 | grep . &&
 	! find '$M' -type d ! -perm 755 | grep . &&
-	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 11 + 2 * 2)) ]"
+	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 12 + 2 * 3)) ]"
 if [ "$(id -u)" = 0 ]; then
 	# On the build host every file is root's; the image's owners are in MANIFEST and applied in the archive only.
 	check "owners by the image's passwd (etcd's files etcd, each control-plane component's its own: apiserver, controller-manager with the CA key, scheduler; DNS dns; a node's root) in MANIFEST and in the identity archive; on the build host every file root's" sh -c "
@@ -291,11 +303,11 @@ check "an unchanged identity is not rewritten: same bytes, same file times" sh -
 	[ \$(stat -c %Y '$M/n1/identity/pki/kubelet.crt') = 1000000000 ]"
 
 sed 's/address: 192.168.0.22/address: 192.168.0.23/' configs/cluster.yaml > "$T/moved.yaml"
-check "moving n2 reissues n2's kubelet cert and nothing else" sh -c "
+check "moving n2 reissues n2's kubelet and metrics certs (they name its address) and nothing else" sh -c "
 	timeout 120 '$kiln' render '$T/moved.yaml' --out '$O' --pki '$P' --rootfs rootfs >/dev/null 2>'$T/moved.err' || exit 1
 	cd '$P' && find . -type f | LC_ALL=C sort | xargs sha256sum > '$T/pki.2'
 	d=\$(diff '$T/pki.1' '$T/pki.2' | grep '^>' | sed 's/.*  //')
-	[ \"\$d\" = ./machines/n2/kubelet.crt ] || { echo \"changed: \$d\"; exit 1; }
+	[ \"\$(echo \$d)\" = './machines/n2/kubelet.crt ./machines/n2/metrics.crt' ] || { echo \"changed: \$d\"; exit 1; }
 	openssl x509 -noout -ext subjectAltName -in '$M/n2/identity/pki/kubelet.crt' | grep -q 'IP Address:192.168.0.23' &&
 	grep -qx 'route 10.200.2.0/24 via 192.168.0.23' '$M/n1/identity/network'"
 

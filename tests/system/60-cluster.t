@@ -15,7 +15,7 @@ R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 37
+plan 40
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
@@ -138,6 +138,46 @@ until stepped || [ "$(date +%s)" -ge "$end" ]; do sleep 3; done
 d=$(( $(vm_run n2 "date +%s" 20 | tr -dc 0-9) - $(date +%s) ))
 if stepped && [ "${d#-}" -le 3 ]; then ok "n2's clock set 10 minutes ahead is stepped back by its ntpd: '${c#clock: }'; now ${d} s from the host's"
 else not_ok "n2's clock stepped back to the masters' time"; diag "$c" "difference $d s" "$(vm_run n2 'tail -n 5 /data/log/ntpd.log' 20)"; fi
+
+# Metrics: every machine serves them on tcp 9100 over TLS to a client certificate of the Kubernetes CA (the PKI's
+# monitoring identity, which stays on the build host); a scrape without one, or with one of the etcd CA, is refused.
+S=${SECRETS:-$TOP/secrets/cluster}
+scrape() { # MACHINE [CURL-ARGS...]: its metrics, scraped from the build host through the cluster's namespace
+	sm=$1; shift
+	ip netns exec "$CLUSTER_NETNS" curl -sS --max-time 20 --cacert "$S/kubernetes-ca.crt" \
+		--resolve "$sm:9100:$(eval "echo \${MACHINE_${sm}_ADDRESS}")" "$@" "https://$sm:9100/metrics"
+}
+mon="--cert $S/monitoring.crt --key $S/monitoring.key"
+# value MACHINE METRIC-LINE-PREFIX: the metric's value in a fresh scrape (empty without it)
+value() { scrape "$1" $mon 2> /dev/null | grep -v '^#' | grep -F "$2 " | head -n 1 | awk '{ print $NF }'; }
+m_ok=
+for m in m1 n1; do
+	body=$(scrape "$m" $mon 2>&1)
+	echo "$body" | grep -q '^node_boot_time_seconds ' && echo "$body" | grep -q '^kiln_boot_ready 1$' &&
+		echo "$body" | grep -q '^kiln_service_state{service="metrics",state="ready"} 1$' || { m_ok="$m_ok $m"; diag "== $m" "$(echo "$body" | grep -v '^#' | head -n 5)"; }
+done
+etcd_up=$(scrape m1 $mon 2> /dev/null | grep -c '^kiln_service_state{service="etcd",state="ready"} 1$')
+if [ -z "$m_ok" ] && [ "$etcd_up" = 1 ]; then
+	ok "metrics over TLS with the monitoring certificate: m1 and n1 serve the node exporter's and kiln's (boot ready, each service's state: m1's etcd ready)"
+else not_ok "metrics of m1 and n1 with the monitoring certificate (failed:$m_ok; m1's etcd ready lines: $etcd_up)"; fi
+none=$(scrape n1 2>&1) && none_rc=0 || none_rc=$?
+other=$(scrape m1 --cert "$R/machines/m1/identity/pki/etcd/backup.crt" --key "$R/machines/m1/identity/pki/etcd/backup.key" 2>&1) && other_rc=0 || other_rc=$?
+if [ "$none_rc" != 0 ] && [ "$other_rc" != 0 ] && ! echo "$none$other" | grep -q '^kiln_\|^node_'; then
+	ok "a scrape without a client certificate is refused (curl $none_rc: $(echo "$none" | tail -n 1)), and one with the etcd CA's (curl $other_rc)"
+else not_ok "scrapes without a certificate, or with the etcd CA's, are refused"; diag "none ($none_rc): $none" "etcd CA ($other_rc): $other"; fi
+# The backup job stopped on m2: the age of its last success grows; n1's ntpd killed: its restart is counted.
+vm_run m2 "initctl stop etcd-backup" 20 > /dev/null
+r0=$(value n1 'kiln_service_restarts_total{service="ntpd"}')
+a0=$(value m2 'kiln_job_last_success_age_seconds{job="etcd-backup"}')
+vm_run n1 'kill -9 $(pidof ntpd)' 20 > /dev/null
+sleep 35
+r1=$(value n1 'kiln_service_restarts_total{service="ntpd"}')
+a1=$(value m2 'kiln_job_last_success_age_seconds{job="etcd-backup"}')
+size=$(value m2 kiln_etcd_backup_last_size_bytes)
+vm_run m2 "initctl start etcd-backup" 20 > /dev/null
+if [ -n "$a0" ] && [ -n "$a1" ] && [ "$a1" -ge $((a0 + 20)) ] && [ -n "$r0" ] && [ "${r1:-0}" -gt "$r0" ] && [ "${size:-0}" -gt 0 ]; then
+	ok "with m2's backup job stopped the age of its last success grows ($a0 s, then $a1 s; newest snapshot $size bytes); n1's ntpd killed: its restarts $r0, then $r1"
+else not_ok "backup age grows while its job is stopped, a restart is counted"; diag "age $a0 -> $a1, restarts $r0 -> $r1, size $size"; fi
 
 # The upgrades (13 results) restart every master: they run under make test-long; make test reports them skipped.
 if [ -n "${KILN_LONG:-}" ]; then

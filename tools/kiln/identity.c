@@ -59,11 +59,13 @@ static const struct pki_file master_pki[] = {
 	{"etcd-ca", "etcd/ca", "etcd", 0, 1},
 	{"@etcd", "etcd/member", "etcd", 1, 1},
 	{"@etcd-backup", "etcd/backup", "etcd", 1, 1}, /* its own: a receiver takes from it only its snapshots */
+	{"@metrics", "metrics", "metrics", 1, 1},       /* the metrics endpoint's server certificate */
 };
 static const struct pki_file node_pki[] = {
 	{"kubernetes-ca", "ca", "root", 0, 1},
 	{"@kubelet", "kubelet", "root", 1, 1},
 	{"kube-proxy", "kube-proxy", "root", 1, 1},
+	{"@metrics", "metrics", "metrics", 1, 1},
 };
 
 static int text(struct tree *t, const char *rel, struct buf *b, mode_t mode, const char *owner)

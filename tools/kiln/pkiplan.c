@@ -48,7 +48,7 @@ static void machine_sans(struct cert_spec *s, const struct machine *m, int local
 
 struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 {
-	struct cert_spec *v = calloc(3 * c->nmasters + c->nnodes + 16, sizeof *v), *s;
+	struct cert_spec *v = calloc(4 * c->nmasters + 2 * c->nnodes + 16, sizeof *v), *s;
 	char id[96], cn[128];
 	*n = 0;
 	if (!v)
@@ -62,8 +62,16 @@ struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 	spec_add(v, n, "coredns", CA_KUBE, "system:coredns", NULL, EKU_CLIENT);
 	spec_add(v, n, "admin", CA_KUBE, "kubernetes-admin", "system:masters", EKU_CLIENT);
 	spec_add(v, n, "kube-proxy", CA_KUBE, "system:kube-proxy", "system:node-proxier", EKU_CLIENT);
+	/* the scraper's client (metrics of every machine); in no image: it stays with the operator. Its name is in no
+	 * RBAC binding, so the apiserver, which trusts the same CA, lets it do nothing. */
+	spec_add(v, n, "monitoring", CA_KUBE, "kiln:monitoring", NULL, EKU_CLIENT);
 	for (size_t i = 0; i < c->nmachines; i++) {
 		const struct machine *m = &c->machines[i];
+		/* every machine's metrics endpoint (a server only: it cannot log in anywhere) */
+		snprintf(id, sizeof id, "machines/%s/metrics", m->name);
+		snprintf(cn, sizeof cn, "kiln:metrics:%s", m->name);
+		s = spec_add(v, n, id, CA_KUBE, cn, NULL, EKU_SERVER);
+		machine_sans(s, m, 1);
 		if (m->role == ROLE_MASTER) {
 			snprintf(id, sizeof id, "machines/%s/apiserver", m->name);
 			s = spec_add(v, n, id, CA_KUBE, "kube-apiserver", NULL, EKU_SERVER);

@@ -180,12 +180,13 @@ static void plan(void **state)
 	struct cert_spec *v;
 	size_t n;
 	char msg[256];
-	int apiservers = 0, kubelets = 0, backups = 0;
+	int apiservers = 0, kubelets = 0, backups = 0, metrics = 0;
 	(void)state;
 	assert_int_equal(load(demo, &c, msg, sizeof msg), 0);
 	v = pkiplan_build(&c, &n);
-	/* 7 shared leaves; per master its apiserver, etcd member and etcd backup client; per node its kubelet */
-	assert_int_equal(n, 7 + 3 * 3 + 2);
+	/* 8 shared leaves (monitoring the last); per master its apiserver, etcd member and etcd backup client; per node
+	 * its kubelet; per machine its metrics server */
+	assert_int_equal(n, 8 + 3 * 3 + 2 + 5);
 	for (size_t i = 0; i < n; i++) {
 		if (strstr(v[i].id, "/apiserver")) {
 			struct buf b = {0};
@@ -214,7 +215,17 @@ static void plan(void **state)
 		}
 		if (!strcmp(v[i].id, "apiserver-kubelet-client"))
 			assert_string_equal(v[i].org, ""); /* no group: addons/apiserver-kubelet.yaml binds it */
+		if (!strcmp(v[i].id, "monitoring")) {
+			assert_string_equal(v[i].org, ""); /* bound to no role: the apiserver lets it do nothing */
+			assert_int_equal(v[i].eku, EKU_CLIENT);
+		}
+		if (strstr(v[i].id, "/metrics")) {
+			assert_int_equal(v[i].ca, CA_KUBE);
+			assert_int_equal(v[i].eku, EKU_SERVER); /* it cannot log in anywhere */
+			metrics++;
+		}
 	}
+	assert_int_equal(metrics, 5);
 	assert_int_equal(backups, 1);
 	assert_int_equal(apiservers, 3);
 	assert_int_equal(kubelets, 1);

@@ -18,14 +18,14 @@ if scripts/audit.sh "$S" "$KILN_OUT" > "$T/table" 2> "$T/err"; then
 else
 	not_ok "the example cluster passes the audit"; diag "$(grep -v ' ok$' "$T/table")" "$(cat "$T/err")"
 fi
-# 10 master keys (the service-account key twice: the apiserver's and the controller-manager's copy, 11 files) and the
-# encryption key (in encryption-config.yaml) in each master's archive and disk, 2 node keys in each node's; role images
-# hold none.
-check "the table has every master's 10 keys (11 files) and encryption key, every node's 2 keys, in archive and disk, and keyless role images" sh -c "
-	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 36 ] &&
-	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 36 ] &&
+# 11 master keys (the service-account key twice: the apiserver's and the controller-manager's copy, 12 files; the
+# metrics server's among them) and the encryption key (in encryption-config.yaml) in each master's archive and disk,
+# 3 node keys in each node's (kubelet, kube-proxy, metrics); role images hold none.
+check "the table has every master's 11 keys (12 files) and encryption key, every node's 3 keys, in archive and disk, and keyless role images" sh -c "
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 39 ] &&
+	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 39 ] &&
 	[ \$(grep -c '^machines/m[123]/identity.cpio.gz  *etc/kiln/identity/pki/encryption-config.yaml  *encryption  *600  *201  *ok\$' '$T/table') = 3 ] &&
-	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 8 ] &&
+	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 12 ] &&
 	[ \$(grep -c '^\(master\|node\)/.*(no private key)' '$T/table') = 4 ] || { cat '$T/table'; exit 1; }"
 
 # tamper CASE MACHINE: a temporary output tree with MACHINE's identity tree copied for editing in $T/CASE/id.

@@ -65,9 +65,10 @@ int signal_by_name(const char *s)
 int capability_by_name(const char *s)
 {
 	static const struct { const char *n; int cap; } t[] = {
-		{"chown", 0}, {"dac_override", 1}, {"kill", 5}, {"setgid", 6}, {"setuid", 7},
+		{"chown", 0}, {"dac_override", 1}, {"dac_read_search", 2}, {"kill", 5}, {"setgid", 6}, {"setuid", 7},
 		{"net_bind_service", 10}, {"net_admin", 12}, {"net_raw", 13}, {"ipc_lock", 14},
 		{"sys_chroot", 18}, {"sys_ptrace", 19}, {"sys_admin", 21}, {"sys_resource", 24}, {"sys_time", 25},
+		{"syslog", 34},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (!strcmp(s, t[i].n))

@@ -25,7 +25,7 @@ trap 'rm -rf "$w"' EXIT
 # "master"/"node" keys go to every machine of that role (image-signing signs system images on the build host: only its
 # public half is in the images); "self" keys only to the machine they were issued to. The last column: the uid that
 # owns it there (or one of a list): on masters 200 etcd, 201 apiserver, 202 dns, 204 controller-manager, 205 scheduler;
-# on every machine 207 metrics.
+# on every machine 207 metrics, 208 logship; on masters 209 logsink too.
 # The cluster DNS's client identity (system:coredns, on the masters, where the cluster DNS runs, user dns) is kiln's
 # addition.
 pki_table() {
@@ -46,6 +46,7 @@ pki_table() {
 	machines/*/etcd-backup   self   200
 	machines/*/kubelet       self   0
 	machines/*/metrics       self   207
+	machines/*/log           self   208,209
 	monitoring               host   -
 	EOF
 }

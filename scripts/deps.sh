@@ -9,7 +9,7 @@ PACKAGES="musl-tools musl-dev linux-libc-dev e2fsprogs syslinux syslinux-common 
 isolinux mtools dosfstools fdisk cpio qemu-system-x86 openssl libssl-dev libcmocka-dev libyaml-dev etcd-server
 etcd-client containerd runc containernetworking-plugins dpkg-dev kmod gzip xz-utils binutils make gcc
 iproute2 dnsmasq-base util-linux ipxe-qemu faketime clang libclang-rt-14-dev iptables conntrack socat haproxy
-golang-go rsync curl"
+golang-go rsync curl rsyslog rsyslog-relp"
 
 need_packages() {
 	missing=

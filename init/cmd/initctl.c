@@ -1,8 +1,10 @@
-/* initctl.c: talks to kiln's init over its control socket: status [NAME], metrics (Prometheus text), start|stop|restart NAME, logs NAME
- * [-n N] (read from the log folder directly), poweroff, reboot, halt; upgrade FILE|URL runs kiln-upgrade, and
- * status also prints the slots, the last upgrade (its file) and the clock's state. Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
+/* initctl.c: talks to kiln's init over its control socket: status [NAME], metrics (Prometheus text), start|stop|restart
+ * NAME, logs [MACHINE] NAME [-n N] (read from the log folders directly: on a master, MACHINE's as its log receiver
+ * files them), poweroff, reboot, halt; upgrade FILE|URL runs kiln-upgrade, and status also prints the slots, the last
+ * upgrade (its file) and the clock's state. Exit: 0 ok, 1 refused, 2 usage, 3 no init. */
 #include "kiln.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +19,45 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: initctl status [NAME] | metrics | start NAME | stop NAME | restart NAME | logs NAME [-n N]\n"
+	fprintf(stderr, "usage: initctl status [NAME] | metrics | start NAME | stop NAME | restart NAME | logs [MACHINE] NAME [-n N]\n"
 			"       initctl poweroff | reboot | halt | upgrade IMAGE|URL [--deadline SECONDS]\n");
 	return 2;
 }
 
-/* The last LINES lines of the service's log (the current file only). */
-static int logs(const char *name, long lines)
+/* A name a log file may have: letters, digits, '.', '-', '_', '@', not starting with '.'; a source may also be
+ * "pod/NAMESPACE_POD_CONTAINER" (a container's log on a master). Nothing that leaves the folder. */
+static int log_name_ok(const char *s, int source)
 {
-	char path[512];
+	if (source && !strncmp(s, "pod/", 4))
+		s += 4;
+	if (!*s || *s == '.' || strlen(s) > 255)
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '.' || *s == '-' || *s == '_' || *s == '@'))
+			return 0;
+	return 1;
+}
+
+/* The last LINES lines of a service's log (the current file only): this machine's (/data/log/NAME.log), or on a
+ * master another machine's, as its log receiver files them (/data/logs/MACHINE/NAME.log). */
+static int logs(const char *machine, const char *name, long lines)
+{
+	char path[512], self[65] = "";
 	size_t len;
 	char *text, *p;
 	long seen = 0;
-	snprintf(path, sizeof path, "%s/%s.log", kiln_path("KILN_LOG_DIR", "/data/log"), name);
+	FILE *h;
+	if (!log_name_ok(name, 1) || (machine && !log_name_ok(machine, 0)))
+		return usage();
+	if ((h = fopen("/proc/sys/kernel/hostname", "re"))) {
+		if (fgets(self, sizeof self, h))
+			self[strcspn(self, "\n")] = '\0';
+		fclose(h);
+	}
+	if (!machine || !strcmp(machine, self))
+		snprintf(path, sizeof path, "%s/%s.log", kiln_path("KILN_LOG_DIR", "/data/log"), name);
+	else
+		snprintf(path, sizeof path, "%s/%s/%s.log", kiln_path("KILN_LOGS_DIR", "/data/logs"), machine, name);
 	if (!(text = read_text(path, &len))) {
 		fprintf(stderr, "initctl: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -118,16 +146,17 @@ int main(int argc, char **argv)
 	char req[512];
 	if (argc < 2)
 		return usage();
-	if (!strcmp(argv[1], "logs")) {
+	if (!strcmp(argv[1], "logs")) { /* logs [MACHINE] NAME [-n N] */
 		long n = 50;
 		char *end = NULL;
-		if (argc == 5 && !strcmp(argv[3], "-n"))
-			n = strtol(argv[4], &end, 10);
-		else if (argc != 3)
+		int words = argc - 2;
+		if (words >= 3 && !strcmp(argv[argc - 2], "-n")) {
+			n = strtol(argv[argc - 1], &end, 10);
+			words -= 2;
+		}
+		if (words < 1 || words > 2 || (end && *end) || n < 1)
 			return usage();
-		if ((end && *end) || n < 1)
-			return usage();
-		return logs(argv[2], n);
+		return words == 2 ? logs(argv[2], argv[3], n) : logs(NULL, argv[2], n);
 	}
 	if (!strcmp(argv[1], "upgrade")) {
 		if (argc < 3)

@@ -7,7 +7,7 @@
 # folder, a second make does nothing, and mk-machines.sh drops the machines the rendered cluster does not have.
 . tests/system/lib/tap.sh
 
-plan 44
+plan 45
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -17,6 +17,7 @@ P=$T/pki O=$T/out M=$T/out/machines
 KUBE_LEAVES="admin apiserver-kubelet-client controller-manager scheduler coredns kube-proxy machines/m1/apiserver"
 KUBE_LEAVES="$KUBE_LEAVES machines/m2/apiserver machines/m3/apiserver machines/n1/kubelet machines/n2/kubelet monitoring"
 KUBE_LEAVES="$KUBE_LEAVES machines/m1/metrics machines/m2/metrics machines/m3/metrics machines/n1/metrics machines/n2/metrics"
+KUBE_LEAVES="$KUBE_LEAVES machines/m1/log machines/m2/log machines/m3/log machines/n1/log machines/n2/log"
 ETCD_LEAVES="apiserver-etcd-client machines/m1/etcd machines/m2/etcd machines/m3/etcd"
 ETCD_LEAVES="$ETCD_LEAVES machines/m1/etcd-backup machines/m2/etcd-backup machines/m3/etcd-backup"
 
@@ -27,12 +28,12 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum); }
 
 check "kiln check accepts configs/cluster.yaml" timeout 10 "$kiln" check configs/cluster.yaml
 check "kiln render writes the example cluster" render configs/cluster.yaml
-# 2 CAs, 8 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, metrics per
-# machine, the
+# 2 CAs, 8 shared leaves, apiserver + etcd member + etcd backup client per master, kubelet per node, metrics and log
+# per machine, the
 # service-account key, the image signing key (its public half in out/cluster, the same as the PKI folder's)
-check "the PKI folder is 0700 and holds its 28 keys, each 0600; the image key's public half is rendered" sh -c "
+check "the PKI folder is 0700 and holds its 33 keys, each 0600; the image key's public half is rendered" sh -c "
 	[ \$(stat -c %a '$P') = 700 ] || { echo pki folder \$(stat -c %a '$P'); exit 1; }
-	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 28 ] || { echo \$n keys; exit 1; }
+	n=\$(find '$P' -name '*.key' | wc -l); [ \$n -eq 33 ] || { echo \$n keys; exit 1; }
 	cmp '$P/image-signing.pub' '$O/image-signing.pub' && openssl pkey -pubin -in '$O/image-signing.pub' -noout || exit 1
 	! find '$P' -name '*.key' ! -perm 600 | grep ."
 
@@ -135,12 +136,25 @@ check "n1's metrics cert: CN kiln:metrics:n1, SANs n1, its address and localhost
 	grep -qx 'pki/metrics.key 0600 metrics 207:207' '$M/n1/identity/MANIFEST' &&
 	grep -qx 'pki/metrics.key 0600 metrics 207:207' '$M/m1/identity/MANIFEST' || exit 1
 	! find '$M' -name 'monitoring*' | grep ."
-check "nodes hold no etcd file and no CA key; their only private keys are kubelet's, kube-proxy's and metrics'" sh -c "
+check "logs: n1 sends to m1 and m2, n2 to m2 and m3, m1 to m2 and m3; masters take every machine's; log certs name the machine, client and server, the forwarder's (and on masters the receiver's copy)" sh -c "
+	[ \"\$(cat '$M/n1/identity/env/logship.env')\" = 'LOG_TARGETS=m1:192.168.0.11 m2:192.168.0.12' ] &&
+	[ \"\$(cat '$M/n2/identity/env/logship.env')\" = 'LOG_TARGETS=m2:192.168.0.12 m3:192.168.0.13' ] &&
+	[ \"\$(cat '$M/m1/identity/env/logship.env')\" = 'LOG_TARGETS=m2:192.168.0.12 m3:192.168.0.13' ] &&
+	[ \"\$(cat '$M/m3/identity/env/logsink.env')\" = 'LOG_PEERS=m1:192.168.0.11 m2:192.168.0.12 m3:192.168.0.13 n1:192.168.0.21 n2:192.168.0.22' ] &&
+	[ ! -e '$M/n1/identity/env/logsink.env' ] || { grep . '$M'/*/identity/env/log*.env; exit 1; }
+	f='$M/n2/identity/pki/log.crt'
+	[ \"\$(openssl x509 -noout -subject -nameopt RFC2253 -in \$f)\" = 'subject=CN=kiln:log:n2' ] &&
+	openssl x509 -noout -ext extendedKeyUsage -in \$f | grep -q 'TLS Web Server Authentication, TLS Web Client Authentication' &&
+	openssl x509 -noout -ext subjectAltName -in \$f | grep -q 'DNS:n2, IP Address:192.168.0.22' &&
+	grep -qx 'pki/log.key 0600 logship 208:208' '$M/n2/identity/MANIFEST' &&
+	grep -qx 'pki/logsink/log.key 0600 logsink 209:209' '$M/m2/identity/MANIFEST' &&
+	cmp '$M/m2/identity/pki/log.key' '$M/m2/identity/pki/logsink/log.key'"
+check "nodes hold no etcd file and no CA key; their only private keys are kubelet's, kube-proxy's, metrics' and log's" sh -c "
 	for n in n1 n2; do
 		d='$M'/\$n/identity
 		find \$d | grep -i etcd && { echo \$n has etcd material; exit 1; }
 		keys=\$(grep -rl 'PRIVATE KEY' \$d | sed \"s|^\$d/||\" | LC_ALL=C sort | tr '\n' ' ')
-		[ \"\$keys\" = 'pki/kube-proxy.key pki/kubelet.key pki/metrics.key ' ] || { echo \"\$n keys: \$keys\"; exit 1; }
+		[ \"\$keys\" = 'pki/kube-proxy.key pki/kubelet.key pki/log.key pki/metrics.key ' ] || { echo \"\$n keys: \$keys\"; exit 1; }
 		for k in '$P'/*-ca.key; do grep -rqF \"\$(sed -n 2p \$k)\" \$d && { echo \$n holds \$k; exit 1; }; done
 	done; :"
 check "masters hold the kube CA key, never the etcd CA key or the admin key" sh -c "
@@ -156,7 +170,7 @@ check "in every identity tree keys are 0600, certs 0644, folders 0755" sh -c "
 	! find '$M' -path '*/identity/*' -name '*.key' ! -perm 600 | grep . &&
 	! find '$M' -path '*/identity/*' -name '*.crt' ! -perm 644 | grep . &&
 	! find '$M' -type d ! -perm 755 | grep . &&
-	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 12 + 2 * 3)) ]"
+	[ \$(find '$M' -path '*/identity/*' -name '*.key' | wc -l) -eq \$((3 * 14 + 2 * 4)) ]"
 if [ "$(id -u)" = 0 ]; then
 	# On the build host every file is root's; the image's owners are in MANIFEST and applied in the archive only.
 	check "owners by the image's passwd (etcd's files etcd, each control-plane component's its own: apiserver, controller-manager with the CA key, scheduler; DNS dns; a node's root) in MANIFEST and in the identity archive; on the build host every file root's" sh -c "
@@ -303,11 +317,11 @@ check "an unchanged identity is not rewritten: same bytes, same file times" sh -
 	[ \$(stat -c %Y '$M/n1/identity/pki/kubelet.crt') = 1000000000 ]"
 
 sed 's/address: 192.168.0.22/address: 192.168.0.23/' configs/cluster.yaml > "$T/moved.yaml"
-check "moving n2 reissues n2's kubelet and metrics certs (they name its address) and nothing else" sh -c "
+check "moving n2 reissues n2's kubelet, log and metrics certs (they name its address) and nothing else" sh -c "
 	timeout 120 '$kiln' render '$T/moved.yaml' --out '$O' --pki '$P' --rootfs rootfs >/dev/null 2>'$T/moved.err' || exit 1
 	cd '$P' && find . -type f | LC_ALL=C sort | xargs sha256sum > '$T/pki.2'
 	d=\$(diff '$T/pki.1' '$T/pki.2' | grep '^>' | sed 's/.*  //')
-	[ \"\$(echo \$d)\" = './machines/n2/kubelet.crt ./machines/n2/metrics.crt' ] || { echo \"changed: \$d\"; exit 1; }
+	[ \"\$(echo \$d)\" = './machines/n2/kubelet.crt ./machines/n2/log.crt ./machines/n2/metrics.crt' ] || { echo \"changed: \$d\"; exit 1; }
 	openssl x509 -noout -ext subjectAltName -in '$M/n2/identity/pki/kubelet.crt' | grep -q 'IP Address:192.168.0.23' &&
 	grep -qx 'route 10.200.2.0/24 via 192.168.0.23' '$M/n1/identity/network'"
 

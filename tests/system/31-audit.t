@@ -18,14 +18,15 @@ if scripts/audit.sh "$S" "$KILN_OUT" > "$T/table" 2> "$T/err"; then
 else
 	not_ok "the example cluster passes the audit"; diag "$(grep -v ' ok$' "$T/table")" "$(cat "$T/err")"
 fi
-# 11 master keys (the service-account key twice: the apiserver's and the controller-manager's copy, 12 files; the
-# metrics server's among them) and the encryption key (in encryption-config.yaml) in each master's archive and disk,
-# 3 node keys in each node's (kubelet, kube-proxy, metrics); role images hold none.
-check "the table has every master's 11 keys (12 files) and encryption key, every node's 3 keys, in archive and disk, and keyless role images" sh -c "
-	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 39 ] &&
-	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 39 ] &&
+# 12 master keys (the service-account key twice: the apiserver's and the controller-manager's copy; the log key twice:
+# the forwarder's and the receiver's; 14 files, the metrics server's among them) and the encryption key (in
+# encryption-config.yaml) in each master's archive and disk, 4 node keys in each node's (kubelet, kube-proxy, metrics,
+# log); role images hold none.
+check "the table has every master's 12 keys (14 files) and encryption key, every node's 4 keys, in archive and disk, and keyless role images" sh -c "
+	[ \$(grep -c '^machines/m[123]/identity.cpio.gz .* ok\$' '$T/table') = 45 ] &&
+	[ \$(grep -c '^machines/m[123]/disk.img  *p4/identity/pki/.* ok\$' '$T/table') = 45 ] &&
 	[ \$(grep -c '^machines/m[123]/identity.cpio.gz  *etc/kiln/identity/pki/encryption-config.yaml  *encryption  *600  *201  *ok\$' '$T/table') = 3 ] &&
-	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 12 ] &&
+	[ \$(grep -c '^machines/n[12]/.* ok\$' '$T/table') = 16 ] &&
 	[ \$(grep -c '^\(master\|node\)/.*(no private key)' '$T/table') = 4 ] || { cat '$T/table'; exit 1; }"
 
 # tamper CASE MACHINE: a temporary output tree with MACHINE's identity tree copied for editing in $T/CASE/id.

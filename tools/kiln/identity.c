@@ -60,12 +60,15 @@ static const struct pki_file master_pki[] = {
 	{"@etcd", "etcd/member", "etcd", 1, 1},
 	{"@etcd-backup", "etcd/backup", "etcd", 1, 1}, /* its own: a receiver takes from it only its snapshots */
 	{"@metrics", "metrics", "metrics", 1, 1},       /* the metrics endpoint's server certificate */
+	{"@log", "log", "logship", 1, 1},               /* the log forwarder's client certificate */
+	{"@log", "logsink/log", "logsink", 1, 1},       /* the same, the log receiver's copy (its server certificate) */
 };
 static const struct pki_file node_pki[] = {
 	{"kubernetes-ca", "ca", "root", 0, 1},
 	{"@kubelet", "kubelet", "root", 1, 1},
 	{"kube-proxy", "kube-proxy", "root", 1, 1},
 	{"@metrics", "metrics", "metrics", 1, 1},
+	{"@log", "log", "logship", 1, 1},
 };
 
 static int text(struct tree *t, const char *rel, struct buf *b, mode_t mode, const char *owner)
@@ -174,6 +177,40 @@ static int write_time_env(struct tree *t, const struct cluster *c, const struct 
 	}
 	buf_printf(&b, "\n"); /* an env file's value runs to the end of its line, quotes and all */
 	return text(t, "env/time.env", &b, 0644, "root");
+}
+
+/* Logs (README "Logs"): each machine forwards its logs to two masters (one where there is one), a master to the other
+ * masters, never itself (its own logs are on its DATA already); the choice is spread over the masters by the
+ * machine's place in the cluster file, so each takes its share (env/logship.env, LOG_TARGETS: name:address ...; not
+ * written when there is no other master). A master's receiver accepts the cluster's machines by name (their log
+ * certificates) and files each line under the name of the address it came from (env/logsink.env, LOG_PEERS). */
+static int write_log_env(struct tree *t, const struct cluster *c, const struct machine *m)
+{
+	struct buf b = {0};
+	size_t k = c->nmasters, self = (size_t)(m - c->machines), n = 0;
+	char a[16];
+	int rc = 0;
+	for (size_t j = 0; j < k && n < 2; j++) {
+		const struct machine *to = &c->machines[(self + j) % k];
+		if (to == m)
+			continue;
+		ip_format(to->addr, a, sizeof a);
+		buf_printf(&b, "%s%s:%s", n++ ? " " : "LOG_TARGETS=", to->name, a);
+	}
+	if (n) {
+		buf_printf(&b, "\n");
+		rc = text(t, "env/logship.env", &b, 0644, "root");
+	}
+	buf_free(&b);
+	if (rc || m->role != ROLE_MASTER)
+		return rc;
+	buf_printf(&b, "LOG_PEERS=");
+	for (size_t i = 0; i < c->nmachines; i++) {
+		ip_format(c->machines[i].addr, a, sizeof a);
+		buf_printf(&b, "%s%s:%s", i ? " " : "", c->machines[i].name, a);
+	}
+	buf_printf(&b, "\n");
+	return text(t, "env/logsink.env", &b, 0644, "root");
 }
 
 /* Every component reaches the API on its own machine: a master's own apiserver, or on a node the local endpoint
@@ -397,7 +434,7 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 
 	buf_printf(&b, "%s\n", m->name);
 	rc = text(t, "hostname", &b, 0644, "root") || write_network(t, c, m) || write_kubernetes_env(t, c, m) ||
-	     write_time_env(t, c, m);
+	     write_time_env(t, c, m) || write_log_env(t, c, m);
 	for (size_t i = 0; !rc && i < nfiles; i++)
 		rc = copy_pki(t, pkidir, m, &files[i]);
 	if (!rc && m->role == ROLE_MASTER)

@@ -48,7 +48,7 @@ static void machine_sans(struct cert_spec *s, const struct machine *m, int local
 
 struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 {
-	struct cert_spec *v = calloc(4 * c->nmasters + 2 * c->nnodes + 16, sizeof *v), *s;
+	struct cert_spec *v = calloc(5 * c->nmasters + 3 * c->nnodes + 16, sizeof *v), *s;
 	char id[96], cn[128];
 	*n = 0;
 	if (!v)
@@ -72,6 +72,12 @@ struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n)
 		snprintf(cn, sizeof cn, "kiln:metrics:%s", m->name);
 		s = spec_add(v, n, id, CA_KUBE, cn, NULL, EKU_SERVER);
 		machine_sans(s, m, 1);
+		/* every machine's log forwarder (a client), and a master's log receiver (a server): the peers check the
+		 * machine's name in it */
+		snprintf(id, sizeof id, "machines/%s/log", m->name);
+		snprintf(cn, sizeof cn, "kiln:log:%s", m->name);
+		s = spec_add(v, n, id, CA_KUBE, cn, NULL, EKU_SERVER | EKU_CLIENT);
+		machine_sans(s, m, 0);
 		if (m->role == ROLE_MASTER) {
 			snprintf(id, sizeof id, "machines/%s/apiserver", m->name);
 			s = spec_add(v, n, id, CA_KUBE, "kube-apiserver", NULL, EKU_SERVER);

@@ -185,8 +185,8 @@ static void plan(void **state)
 	assert_int_equal(load(demo, &c, msg, sizeof msg), 0);
 	v = pkiplan_build(&c, &n);
 	/* 8 shared leaves (monitoring the last); per master its apiserver, etcd member and etcd backup client; per node
-	 * its kubelet; per machine its metrics server */
-	assert_int_equal(n, 8 + 3 * 3 + 2 + 5);
+	 * its kubelet; per machine its metrics server and its log client (and server) */
+	assert_int_equal(n, 8 + 3 * 3 + 2 + 5 + 5);
 	for (size_t i = 0; i < n; i++) {
 		if (strstr(v[i].id, "/apiserver")) {
 			struct buf b = {0};

@@ -296,8 +296,8 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	printf '#!/bin/sh\nexec wget -q -O /dev/null http://127.0.0.1:6443/readyz\n' > "$T/root-master/usr/libexec/kiln/apiserver-ready"
 	sandbox_boot master "$T/root-master" "$O/cluster/machines/$MASTER/identity" "$MASTER_IP"
 	sandbox_stop
-	check "master $MASTER in the sandbox: etcd, the backup receiver, ntpd and the four doubles ready" sh -c "
-		cat '$T/master.console'; grep -Eq '^kiln: ready: 7 services in' '$T/master.console'"
+	check "master $MASTER in the sandbox: etcd, the backup receiver, ntpd, metrics, the log receiver and the four doubles ready" sh -c "
+		cat '$T/master.console'; grep -Eq '^kiln: ready: 9 services in' '$T/master.console'"
 	check "master $MASTER: each double ran as its own user (apiserver 201, controller-manager 204, scheduler 205, coredns as dns 202 binding port 53 by its capability), its flags expanded, every file they name readable" \
 		doubles_master_ok
 	check "master $MASTER: every cert/key pair the control plane was given matches" pairs_ok "$T/root-master"
@@ -306,8 +306,8 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/nu
 	printf 'command = /bin/sleep 100000\nready = none\n' > "$T/root-node/etc/kiln/services/apiproxy"
 	sandbox_boot node "$T/root-node" "$O/cluster/machines/$NODE/identity" "$NODE_IP"
 	sandbox_stop
-	check "node $NODE in the sandbox: containerd, the sandbox image imported, the API endpoint, ntpd, then kubelet and kube-proxy ready" sh -c "
-		cat '$T/node.console'; grep -Eq '^kiln: ready: 6 services in' '$T/node.console'"
+	check "node $NODE in the sandbox: containerd, the sandbox image imported, the API endpoint, ntpd, metrics, the log forwarder, then kubelet and kube-proxy ready" sh -c "
+		cat '$T/node.console'; grep -Eq '^kiln: ready: 8 services in' '$T/node.console'"
 	check "node $NODE: kubelet and kube-proxy ran as root, every file they name readable" \
 		doubles_ok "$T/root-node" 0 "$NODE_COMPONENTS"
 	check "node $NODE: the kubelet's and kube-proxy's cert/key pairs match" pairs_ok "$T/root-node"

@@ -79,10 +79,13 @@ else not_ok "once space is back, the next run succeeds"; diag "$(vm_run s1 "init
 
 # The clock stepped back 30 minutes (certificates are valid from an hour before they were made): the next snapshot's
 # name sorts before every kept one, and retention, by etcd revision, keeps it anyway. The clock is then put back.
-before=$(vm_run s1 "grep -c 'etcd-backup: ok' /data/log/etcd-backup.log" 15 | tr -dc 0-9)
+latest() { vm_run s1 "$between; grep 'etcd-backup: ok' /data/log/etcd-backup.log | tail -n 1 | sed 's/.*ok: \([^ ]*\) .*/\1/'" 40 | tr -d '\r'; }
+last=$(latest)
 vm_run s1 "ETCDCTL_CERT=$pki/apiserver-etcd-client.crt ETCDCTL_KEY=$pki/apiserver-etcd-client.key etcdctl put /kiln/clock back > /dev/null; date -s @\$((\$(date +%s) - 1800)) > /dev/null" 20 > /dev/null
-oks $((before + 1)) 60
-newest=$(vm_run s1 "$between; grep 'etcd-backup: ok' /data/log/etcd-backup.log | tail -n 1 | sed 's/.*ok: \([^ ]*\) .*/\1/'" 40 | tr -d '\r')
+# until a run named after the step (one under way at the step keeps the name it was given before it)
+stepped_run() { newest=$(latest); [ -n "$newest" ] && [ "$newest" != "$last" ] && [ "$(printf '%s\n%s\n' "$newest" "$last" | sort | head -n 1)" = "$newest" ]; }
+end=$(($(date +%s) + 90))
+until stepped_run || [ "$(date +%s)" -ge "$end" ]; do sleep 3; done
 out=$(vm_run s1 "date -s @\$((\$(date +%s) + 1800)) > /dev/null; ls -1 --color=never $B" 20)
 if [ -n "$newest" ] && echo "$out" | grep -qx "$newest.db" && [ "$(echo "$out" | grep -c '\.db$')" = 2 ] &&
 	[ "$(echo "$out" | grep '\.db$' | sort | tail -n 1)" != "$newest.db" ]; then

@@ -73,7 +73,7 @@ identity_check() { # NAME MACHINE ADDRESS WHERE
 		ok "$2 ($4): hostname $2, eth0 $3/24, its identity from kiln/machines/$2.cpio.gz" ;;
 	*) not_ok "$2 ($4): hostname, address and identity"; diag "$out" ;; esac
 }
-vm_boot_ready u1 "master p1 over QEMU's TFTP (MAC 52:54:00:00:02:11)" 150 --mem 1024 --mac 52:54:00:00:02:11 \
+vm_boot_ready u1 "master p1 over QEMU's TFTP (MAC 52:54:00:00:02:11)" 240 --mem 1024 --mac 52:54:00:00:02:11 \
 	--user-net 192.168.0.0/24 --pxe "$P"
 identity_check u1 p1 192.168.0.31 "QEMU TFTP"
 if vm_log u1 | grep -q 'kiln: no data partition, /data is tmpfs: no disk has kiln-data after 5 s (kiln.data=disk)' &&
@@ -81,7 +81,7 @@ if vm_log u1 | grep -q 'kiln: no data partition, /data is tmpfs: no disk has kil
 	ok "p1 without a disk: waits 5 s for one, does not start etcd on the tmpfs, degraded: $(vm_log u1 | grep -o 'kiln: degraded:.*')"
 else not_ok "p1 diskless: no etcd on tmpfs"; diag "$(vm_log u1 | grep 'kiln:' | tail)"; fi
 vm_kill u1
-vm_boot_ready u2 "node p2 over QEMU's TFTP (MAC 52:54:00:00:02:21)" 180 --mem 1024 --mac 52:54:00:00:02:21 \
+vm_boot_ready u2 "node p2 over QEMU's TFTP (MAC 52:54:00:00:02:21)" 240 --mem 1024 --mac 52:54:00:00:02:21 \
 	--user-net 192.168.0.0/24 --pxe "$P"
 identity_check u2 p2 192.168.0.41 "QEMU TFTP"
 vm_kill u2
@@ -96,7 +96,7 @@ else not_ok "dnsmasq on a bridge in $ns"; diag "$(cat "$T/net.err" "$log")"; bai
 sent_to() { pxe_sent "$log" "$P" "$1"; }
 
 truncate -s 512M "$T/p1-disk.img"
-VM_NETNS=$ns vm_boot_ready d1 "master p1 through dnsmasq, with a blank disk" 150 --mem 1024 --mac 52:54:00:00:02:11 \
+VM_NETNS=$ns vm_boot_ready d1 "master p1 through dnsmasq, with a blank disk" 240 --mem 1024 --mac 52:54:00:00:02:11 \
 	--tap tap1 --pxe "$P" --data "$T/p1-disk.img"
 if grep -q 'DHCPACK(br0) 192.168.0.31 52:54:00:00:02:11 p1' "$log" &&
 	[ "$(sent_to 192.168.0.31 | grep -c '^kiln/')" = 3 ] && sent_to 192.168.0.31 | grep -qx kiln/machines/p1.cpio.gz; then
@@ -115,7 +115,7 @@ vm_send d1 "initctl reboot"
 if vm_wait_exit d1 60; then ok "initctl reboot ends QEMU (-no-reboot)"; else not_ok "initctl reboot ends QEMU"; diag "$(vm_log d1 | tail)"; fi
 
 # Reimaging a diskless machine is a reboot into the tree: the same disk, PXE again.
-VM_NETNS=$ns vm_boot_ready d2 "p1 again through dnsmasq, same disk" 150 --mem 1024 --mac 52:54:00:00:02:11 \
+VM_NETNS=$ns vm_boot_ready d2 "p1 again through dnsmasq, same disk" 240 --mem 1024 --mac 52:54:00:00:02:11 \
 	--tap tap1 --pxe "$P" --data "$T/p1-disk.img"
 if ! vm_log d2 | grep -q 'kiln: data: .*making' && ! vm_log d2 | grep -q 'no data partition' &&
 	vm_log d2 | grep -q '^kiln-data: clean' && ! vm_log d2 | grep -q 'recovering journal'; then
@@ -136,7 +136,7 @@ if vm_wait d3 'kiln: no data partition' 120 && vm_log d3 | grep -q 'kiln: data: 
 else not_ok "a disk that is not blank is left alone"; diag "$(vm_log d3 | grep 'kiln:' | head)"; fi
 vm_kill d3
 
-VM_NETNS=$ns vm_boot_ready d4 "node p2 through dnsmasq" 180 --mem 1024 --mac 52:54:00:00:02:21 --tap tap2 --pxe "$P"
+VM_NETNS=$ns vm_boot_ready d4 "node p2 through dnsmasq" 240 --mem 1024 --mac 52:54:00:00:02:21 --tap tap2 --pxe "$P"
 identity_check d4 p2 192.168.0.41 "dnsmasq"
 if sent_to 192.168.0.41 | grep -qx kiln/node/initramfs.cpio.gz && sent_to 192.168.0.41 | grep -qx kiln/machines/p2.cpio.gz; then
 	ok "dnsmasq sent p2 the node initramfs and p2's identity"

@@ -169,7 +169,7 @@ if out=$(sh scripts/mk-pxe.sh --out "$T/http" --machines "$T/machines" --http "$
 	# Under make test's load (two lanes on two cores, one of them building images) lpxelinux's download of the 100 MB
 	# initramfs has failed ("Boot failed: press a key to retry"); it is let retry once, as whoever is at the
 	# console would, and the result says so.
-	VM_NETNS=$ns vm_start h1 --mem 1024 --mac 52:54:00:00:02:11 --tap tap1 --pxe "$T/http"
+	VM_NETNS=$ns vm_start h1 --mem 1536 --mac 52:54:00:00:02:11 --tap tap1 --pxe "$T/http"
 	retried=
 	if vm_wait h1 'kiln: (ready|degraded):|Boot failed' 150 && vm_log h1 | grep -q 'Boot failed' &&
 		! vm_log h1 | grep -Eq 'kiln: (ready|degraded):'; then

@@ -18,9 +18,9 @@ int nsvcs;
 int shutting_down;
 int64_t boot_offset;
 static int summary_done;
-static int summary_outcome = -1; /* the boot summary, once: 1 ready, 0 degraded; for svc_summary_take */
-static int summary_result = -1;  /* the same, kept for reports */
-static long long summary_cs;
+static int summary_result = -1; /* the boot summary: 1 ready, 0 degraded; -1 not said yet */
+static long long summary_cs;     /* its time, in hundredths of a second */
+static int summary_taken;        /* svc_summary_take handed it over */
 #define BOOT_CRASHES_TOLERATED 3
 #define BOOT_STABLE_MS 10000
 
@@ -83,7 +83,7 @@ static void check_summary(void)
 	else
 		say("kiln: degraded: %d of %d services ready in %lld.%02llds (failed: %s)", ready, n, (long long)(cs / 100),
 		    (long long)(cs % 100), failed);
-	summary_outcome = summary_result = ready == n;
+	summary_result = ready == n;
 	summary_cs = cs;
 }
 
@@ -95,9 +95,10 @@ int svc_summary_get(long long *cs)
 
 int svc_summary_take(void)
 {
-	int o = summary_outcome;
-	summary_outcome = -1;
-	return o;
+	if (summary_taken || summary_result < 0)
+		return -1;
+	summary_taken = 1;
+	return summary_result;
 }
 
 void svc_set_ready(struct svc *s)

@@ -43,7 +43,7 @@ fails() {
 	done
 	return 1
 }
-if oks 4 90; then ok "the job ran on schedule: $(vm_run s1 "grep 'etcd-backup: ok' /data/log/etcd-backup.log | tail -n 1" 15)"
+if oks 4 90; then ok "the job ran on schedule: $(vm_run s1 "grep 'etcd-backup: ok' /data/log/etcd-backup.log | tail -n 1" 60)"
 else not_ok "the job ran on schedule 4 times"; diag "$(vm_run s1 "initctl status etcd-backup; tail -n 5 /data/log/etcd-backup.log" 15)"; fi
 
 # verify: every kept snapshot: its sha256 as recorded, and etcd's status of it.
@@ -51,7 +51,8 @@ else not_ok "the job ran on schedule 4 times"; diag "$(vm_run s1 "initctl status
 verify='(cd '$B' && n=0 && for f in *.db; do m=${f%.db}.meta; [ "$(sha256sum $f | cut -d" " -f1)" = "$(sed -n "s/^sha256=//p" $m)" ] || { echo "$f: sha256 differs"; exit 1; }; etcdctl snapshot status $f -w simple > /dev/null || { echo "$f: status"; exit 1; }; n=$((n + 1)); done; echo kept=$n)'
 # between runs: a run under way has its .new file and scratch folder
 between='i=0; while initctl status etcd-backup | grep -q "^etcd-backup  *starting"; do sleep 0.5; i=$((i + 1)); [ $i -lt 30 ] || break; done'
-out=$(vm_run s1 "$between; $verify; ls -la --color=never $B; stat -c '%a %U' $B" 40)
+# (generous: under make test the other lane's machines share the two cores, and each etcdctl start is slow under TCG)
+out=$(vm_run s1 "$between; $verify; ls -la --color=never $B; stat -c '%a %U' $B" 150)
 if echo "$out" | grep -qx 'kept=2' && echo "$out" | grep -qx '700 etcd' && ! echo "$out" | grep -q '\.new'; then
 	ok "retention keeps exactly 2 snapshots, each matching its recorded sha256 and etcd's check; the folder is etcd's, 0700"
 else not_ok "retention and verification of the kept snapshots"; diag "$out"; fi

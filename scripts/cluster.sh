@@ -22,7 +22,8 @@
 # command line only, e.g. "m3=kiln.disable=kube-apiserver"),
 # CLUSTER_SMP_FOR (NAME=N ...: machine NAME gets N CPUs instead of CLUSTER_SMP, e.g. the one master that runs the
 # control plane while the others only hold etcd),
-# CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 0: all at once).
+# CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 2: a quorum of
+# masters, then the other masters and the nodes together, for a cluster without Kubernetes; 0: all at once).
 # The namespace itself takes one address on the bridge (the gateway, or the range's last address), so
 # `ip netns exec <netns> kubectl --kubeconfig out/cluster/admin.kubeconfig ...` reaches the apiservers.
 # Test clusters only: masters get etcd heartbeat and election timings for emulation (an extra archive with
@@ -184,6 +185,8 @@ wait_ready() {
 # cores to themselves), then the other masters (which find that done), then the nodes. Otherwise all at once.
 up() {
 	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
+	stagger=${CLUSTER_STAGGER:-1}
+	case $stagger in 0 | 1 | 2) ;; *) die "CLUSTER_STAGGER '$stagger': 0, 1 or 2" ;; esac
 	for m in $machines; do running "$m" && die "$m is already running ('make cluster-down' first)"; done
 	mkdir -p "$VM_DIR"
 	chmod 700 "$VM_DIR" # the machines' initrds and disk copies hold their keys
@@ -201,15 +204,15 @@ up() {
 	kube_on=
 	for m in $MASTERS; do no_apiserver "$m" || kube_on=1; done
 	[ -n "$kube_on" ] || addons=none
-	if [ "${CLUSTER_STAGGER:-1}" = 1 ]; then
-		n=$(echo $MASTERS | wc -w) quorum= rest=
-		for m in $MASTERS; do
-			if [ "$(echo $quorum | wc -w)" -le $((n / 2)) ]; then quorum="$quorum $m"; else rest="$rest $m"; fi
-		done
-		set -- "$quorum" "$rest" "$NODES"
-	else
-		set -- "$machines"
-	fi
+	n=$(echo $MASTERS | wc -w) quorum= rest=
+	for m in $MASTERS; do
+		if [ "$(echo $quorum | wc -w)" -le $((n / 2)) ]; then quorum="$quorum $m"; else rest="$rest $m"; fi
+	done
+	case $stagger in
+	0) set -- "$machines" ;;
+	1) set -- "$quorum" "$rest" "$NODES" ;;
+	2) set -- "$quorum" "$rest $NODES" ;;
+	esac
 	for group in "$@"; do
 		[ -n "$(echo $group)" ] || continue
 		for m in $group; do start_machine "$m"; done

@@ -182,7 +182,8 @@ wait_ready() {
 
 # The machines boot in steps when CLUSTER_STAGGER=1 (the default under emulation: every machine shares the build
 # host's cores): first a quorum of masters (etcd needs it; their apiservers bootstrap the cluster's defaults with the
-# cores to themselves), then the other masters (which find that done), then the nodes. Otherwise all at once.
+# cores to themselves), then the other masters (which find that done), then the nodes. CLUSTER_STAGGER=2 starts the
+# other masters and the nodes together once the quorum is ready (nothing to bootstrap without Kubernetes); 0, all at once.
 up() {
 	[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
 	stagger=${CLUSTER_STAGGER:-1}

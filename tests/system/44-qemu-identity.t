@@ -12,7 +12,7 @@ T=$VM_DIR/solo
 if solo_initrd "$T"; then
 	ok "s1's identity archive: $(wc -c < "$T/s1.cpio.gz") bytes"
 else
-	not_ok "s1's identity archive"; diag "$(cat "$T/render.log")"; bail "no identity to boot with"
+	not_ok "s1's identity archive"; diag "$(cat "$T/render.log")"; give_up "no identity to boot with"
 fi
 
 # Two loopback ports of the host, forwarded to the guest's etcd client and peer ports.

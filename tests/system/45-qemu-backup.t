@@ -14,7 +14,7 @@ T=$VM_DIR/solo
 mkdir -p "$T/x/etc/kiln/identity/env"
 printf 'BACKUP_INTERVAL=8\nBACKUP_KEEP=2\n' > "$T/x/etc/kiln/identity/env/backup.env"
 scripts/mk-initramfs.sh "$T/x" "$T/policy.cpio.gz" > /dev/null
-solo_initrd "$T" "$T/policy.cpio.gz" || { diag "$(cat "$T/render.log")"; bail "cannot render s1"; }
+solo_initrd "$T" "$T/policy.cpio.gz" || { diag "$(cat "$T/render.log")"; give_up "cannot render s1"; }
 # The Kubernetes control plane is left out of this boot (kiln.disable; 60-cluster.t runs it).
 vm_boot_ready s1 "master s1 with a backup every 8 s" 180 --mem 1024 --mac 52:54:00:00:01:11 --append kiln.disable=kube-apiserver \
 	"$KILN_OUT/master/vmlinuz" "$T/initrd"

@@ -49,7 +49,7 @@ boot() { # NAME DESCRIPTION SECONDS: the disk and the media disk, until ready or
 	vm_boot_ready "$1" "$2" "$3" --mem 768 --disk "$disk" --persist --data "$T/media.img"
 }
 boot u1 "v1 from slot A" 150
-out=$(vm_run u1 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
+out=$(vm_run u1 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; give_up "cannot mount the media disk"; }
 out=$(vm_run u1 "i=0; while [ \$i -lt 100 ]; do etcdctl put /up/k\$i v\$i > /dev/null || exit 1; i=\$((i + 1)); done; echo count=\$(etcdctl get /up/ --prefix --keys-only | grep -c /up/)" 120)
 case $out in *count=100*) ok "100 keys written to etcd under v1" ;; *) not_ok "100 keys written under v1"; diag "$out" ;; esac
 
@@ -96,7 +96,7 @@ if echo "$out" | grep -q '^slot b: running, default, version v2-test' && echo "$
 	ok "initctl status: slot B running and default, slot A still v1, the upgrade committed"
 else not_ok "initctl status after the upgrade"; diag "$out"; fi
 
-out=$(vm_run u2 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; bail "cannot mount the media disk"; }
+out=$(vm_run u2 "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; give_up "cannot mount the media disk"; }
 vm_send u2 "initctl upgrade /tmp/media/v3/system.img --deadline 200"
 if vm_wait_exit u2 240 && vm_log u2 | grep -q 'kiln-upgrade: slot a (v3-broken) armed'; then ok "upgrade to v3 armed into slot A"
 else not_ok "upgrade to v3 armed"; diag "$(vm_log u2 | grep -a kiln | tail -n 15)"; fi

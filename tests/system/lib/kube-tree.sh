@@ -25,7 +25,7 @@ kube_up() {
 	else
 		not_ok "the cluster comes up"; diag "$(tail -n 20 "$CLUSTER_RUN/up.log")"
 		for m in $MASTERS $NODES; do diag "== $m" "$(tr -d '\r' < "$CLUSTER_RUN/$m/console.log" | tail -n 8)"; done
-		bail "no cluster"
+		give_up "no cluster"
 	fi
 }
 

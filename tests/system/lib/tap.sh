@@ -33,6 +33,10 @@ check() {
 	desc=$1; shift
 	if out=$("$@" 2>&1); then ok "$desc"; else not_ok "$desc"; diag "$out" | tail -n 20; fi
 }
-# bail "reason": stop the whole file now (prove reports it as failed).
+# bail "reason": nothing can be tested without what is missing (no build, no tool): stop the whole run ("Bail out!"
+# ends prove).
 bail() { echo "Bail out! $*"; exit 1; }
+# give_up "reason": the rest of this file depends on a step that just failed: end this file alone (prove reports it
+# as failed, its plan short), and let the other files of the run go on.
+give_up() { diag "giving up the rest of this file: $*"; exit 1; }
 done_testing() { [ "$tap_failed" -eq 0 ]; }

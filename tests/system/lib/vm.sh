@@ -29,14 +29,14 @@ solo_initrd() {
 }
 
 # vm_boot_ready NAME DESCRIPTION SECONDS QEMU-ARGS...: start a VM and report (TAP) whether it printed the
-# ready or degraded summary in time; without it, nothing else in the file can be checked: bail out.
+# ready or degraded summary in time; without it, nothing else in the file can be checked: give up the file.
 vm_boot_ready() {
 	name=$1 desc=$2 secs=$3; shift 3
 	vm_start "$name" "$@"
 	if vm_wait "$name" 'kiln: (ready|degraded):' "$secs"; then
 		ok "$desc boots in $(vm_elapsed "$name") s: $(vm_log "$name" | grep -Eo 'kiln: (ready|degraded):.*' | head -n 1)"
 	else
-		not_ok "$desc boots to ready"; diag "$(vm_log "$name" | tail -n 30)"; bail "no boot"
+		not_ok "$desc boots to ready"; diag "$(vm_log "$name" | tail -n 30)"; give_up "no boot"
 	fi
 }
 

@@ -242,7 +242,9 @@ int early_data(const struct cmdline *c)
 {
 	char dev[300];
 	int64_t t0 = now_ms();
-	int first = c->data_disk && !c->data_format_blank ? c->data_wait * 1000 : 300;
+	/* Without kiln.data=disk, one look, unless a disk may still come from a driver that finds its disks after its
+	 * module has loaded (NVMe, USB, MMC): 300 ms for those. */
+	int first = c->data_disk && !c->data_format_blank ? c->data_wait * 1000 : disks_may_come_later("/sys") ? 300 : 0;
 	unsigned long ro = 0;
 	mkdir_p("/data", 0755);
 	if (c->data_disk)
@@ -263,6 +265,7 @@ int early_data(const struct cmdline *c)
 				say("kiln: data: e2fsck %s exited %d: errors left, mounting it read-only", dev, rc);
 			}
 		}
+		modules_load_fs();
 		if (mount(dev, "/data", "ext4", MS_NOATIME | MS_NODEV | MS_NOSUID | ro, NULL) == 0)
 			goto mounted;
 		say("kiln: data: mount %s: %m", dev);

@@ -111,6 +111,7 @@ int early_switch_root(const char *label, char **argv)
 		return -1;
 	}
 	mkdir_p("/newroot", 0755);
+	modules_load_fs();
 	if (mount(dev, "/newroot", "ext4", MS_RDONLY, NULL)) {
 		say("kiln: fatal: mount %s (%s) on /newroot: %m", dev, label);
 		return -1;

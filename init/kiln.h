@@ -161,6 +161,10 @@ int parse_ipv4(const char *s, uint32_t *addr);
 int modules_resolve(const char *dep, const char *softdep, const char *builtin, const char *name,
 		    char **out, int *nout, int max);
 int modules_load_all(const char *list_path);
+/* ext4's modules (/etc/kiln/fs-modules), loaded once, just before init's first ext4 mount. */
+void modules_load_fs(void);
+/* 1 when a disk may still appear once the modules are loaded (an NVMe controller, USB or MMC), else 0. */
+int disks_may_come_later(const char *sysfs);
 
 /* ---- the hardware watchdog of a trial boot (watchdog.c) ---- */
 #define WATCHDOG_TIMEOUT_S 60 /* a hung trial boot is reset within a minute */

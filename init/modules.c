@@ -2,6 +2,7 @@
  * its pre-softdeps; built-in modules are skipped. Resolution is pure; loading is finit_module(2). */
 #include "kiln.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -187,4 +188,44 @@ int modules_load_all(const char *list_path)
 	free(soft);
 	free(builtin);
 	return failed ? -1 : 0;
+}
+
+void modules_load_fs(void)
+{
+	static int done;
+	if (done)
+		return;
+	done = 1;
+	modules_load_all("/etc/kiln/fs-modules"); /* says what failed; the mount then says the rest */
+}
+
+/* Any entry but . and .. in DIR; with COLON, only an entry whose name has one (a bound device: "0000:00:04.0"). */
+static int dir_has(const char *dir, int colon)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	while (d && !found && (e = readdir(d)))
+		found = e->d_name[0] != '.' && (!colon || strchr(e->d_name, ':'));
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Whether disks may still appear after every module's finit_module(2) has returned. Each module's init ends by
+ * waiting for the kernel's async work (ATA port probes, SCSI scans, async driver probes such as sd's), and virtio's
+ * disks are made during the probe: those disks are all there by then. NVMe finds its namespaces from a workqueue
+ * after the probe, and USB and MMC enumerate from threads of their own: with an NVMe controller bound, or any USB or
+ * MMC device, a disk may come later. SYSFS is /sys (a test's tree in the unit tests). */
+int disks_may_come_later(const char *sysfs)
+{
+	char p[300];
+	snprintf(p, sizeof p, "%s/bus/pci/drivers/nvme", sysfs);
+	if (dir_has(p, 1))
+		return 1;
+	snprintf(p, sizeof p, "%s/bus/usb/devices", sysfs);
+	if (dir_has(p, 0))
+		return 1;
+	snprintf(p, sizeof p, "%s/bus/mmc/devices", sysfs);
+	return dir_has(p, 0);
 }

@@ -141,12 +141,13 @@ install_binaries() {
 }
 
 # Kernel modules with their dependencies and pre-softdeps, resolved on the build host from
-# modules.dep, so the image carries exactly what it loads: `modules` at every boot, `watchdog_modules` (the
-# first stage) only on the trial boot of an upgrade.
+# modules.dep, so the image carries exactly what it loads: `modules` at every boot, `fs_modules` before init's first
+# ext4 mount, `watchdog_modules` (the first stage) only on the trial boot of an upgrade.
 install_modules() {
 	mods=$(conf_list "$conf" modules)
 	wmods=$(conf_list "$conf" watchdog_modules)
-	[ -n "$mods$wmods" ] || return 0
+	fmods=$(conf_list "$conf" fs_modules)
+	[ -n "$mods$wmods$fmods" ] || return 0
 	kd=$kroot/lib/modules/$release
 	dest=$st/usr/lib/modules/$release
 	mkdir -p "$dest"
@@ -185,7 +186,7 @@ install_modules() {
 		echo "${a:-$1}" | tr - _
 	}
 	: > "$list.names"; : > "$list.soft"
-	for m in $mods $wmods; do resolve_module "$m"; done
+	for m in $mods $fmods $wmods; do resolve_module "$m"; done
 	sort -u "$list" > "$dest/modules.dep"
 	cut -d: -f1 "$dest/modules.dep" | while read -r ko; do
 		mkdir -p "$dest/${ko%/*}"
@@ -199,6 +200,10 @@ install_modules() {
 	done
 	printf '%s\n' $mods > "$st/etc/kiln/modules"
 	origin /etc/kiln/modules "build:${conf#"$KILN_TOP"/}"
+	if [ -n "$fmods" ]; then
+		printf '%s\n' $fmods > "$st/etc/kiln/fs-modules"
+		origin /etc/kiln/fs-modules "build:${conf#"$KILN_TOP"/}"
+	fi
 	if [ -n "$wmods" ]; then
 		printf '%s\n' $wmods > "$st/etc/kiln/watchdog-modules"
 		origin /etc/kiln/watchdog-modules "build:${conf#"$KILN_TOP"/}"

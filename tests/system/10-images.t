@@ -34,7 +34,7 @@ for role in master node; do
 	check "$role: every listed module and its dependencies are in the image" sh -c "
 		d='$stage/$role/usr/lib/modules/$release'
 		have=\$( (cut -d: -f1 \"\$d/modules.dep\"; cat \"\$d/modules.builtin\") | sed 's|.*/||; s|\\.ko\$||' | tr - _)
-		for m in \$(cat '$stage/$role/etc/kiln/modules'); do
+		for m in \$(cat '$stage/$role/etc/kiln/modules' '$stage/$role/etc/kiln/fs-modules'); do
 			echo \"\$have\" | grep -qx \"\$(echo \$m | tr - _)\" || { echo missing \$m; exit 1; }
 		done
 		cut -d: -f2 \"\$d/modules.dep\" | tr ' ' '\n' | sed '/^\$/d' | sort -u | while read -r ko; do

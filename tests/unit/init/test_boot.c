@@ -196,6 +196,33 @@ static void modules_cycles(void **state)
 		free(out[i]);
 }
 
+/* disks_may_come_later: a bound NVMe controller, or any USB or MMC device, in a sysfs tree made here. */
+static void late_disks(void **state)
+{
+	char dir[] = "/tmp/kiln-sys.XXXXXX", p[300];
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(disks_may_come_later(dir), 0); /* no bus at all */
+	snprintf(p, sizeof p, "mkdir -p %s/bus/pci/drivers/nvme %s/bus/usb/devices %s/bus/mmc/devices", dir, dir, dir);
+	assert_int_equal(system(p), 0);
+	snprintf(p, sizeof p, "%s/bus/pci/drivers/nvme/new_id", dir);
+	fclose(fopen(p, "w"));
+	assert_int_equal(disks_may_come_later(dir), 0); /* the driver, no device bound */
+	snprintf(p, sizeof p, "%s/bus/pci/drivers/nvme/0000:00:04.0", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(disks_may_come_later(dir), 1);
+	rmdir(p);
+	snprintf(p, sizeof p, "%s/bus/usb/devices/usb1", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(disks_may_come_later(dir), 1);
+	rmdir(p);
+	snprintf(p, sizeof p, "%s/bus/mmc/devices/mmc0:0001", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	assert_int_equal(disks_may_come_later(dir), 1);
+	snprintf(p, sizeof p, "rm -rf %s", dir);
+	assert_int_equal(system(p), 0);
+}
+
 static long fsize(const char *p)
 {
 	struct stat st;
@@ -285,7 +312,7 @@ int main(void)
 		cmocka_unit_test(kernel_ip),
 		cmocka_unit_test(blank_region),
 		cmocka_unit_test(data_mbr),
-		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles),
+		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles), cmocka_unit_test(late_disks),
 		cmocka_unit_test(log_rotation), cmocka_unit_test(polling),
 	};
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);

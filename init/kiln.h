@@ -70,6 +70,8 @@ int capability_by_name(const char *s);
 
 /* ---- strings and environments (strutil.c) ---- */
 int split_args(char *s, char **argv, int max);
+/* Whether S matches the glob PAT as modules.alias writes them: '*', '?', '[a-z]' ('!' or '^' first negates). */
+int glob_match(const char *pat, const char *s);
 int env_set(char ***env, int *n, const char *kv);
 const char *env_get(char **env, int n, const char *key);
 int env_load_file(char ***env, int *n, const char *path);
@@ -161,6 +163,11 @@ int parse_ipv4(const char *s, uint32_t *addr);
 int modules_resolve(const char *dep, const char *softdep, const char *builtin, const char *name,
 		    char **out, int *nout, int max);
 int modules_load_all(const char *list_path);
+/* Marks in WANT each of DRIVERS (NDRIVERS, not marked yet) that a device's modalias under SYSFS/bus/<bus>/devices
+ * matches by one of ALIAS_TEXT's lines (modules.alias). Returns how many it marked, -1 out of memory. */
+int drivers_wanted(const char *sysfs, const char *alias_text, char **drivers, int ndrivers, unsigned char *want);
+/* Loads the drivers of DRIVERS_PATH (/etc/kiln/drivers) that the devices under SYSFS want, in rounds. */
+void modules_load_drivers(const char *sysfs, const char *drivers_path);
 /* ext4's modules (/etc/kiln/fs-modules), loaded once, just before init's first ext4 mount. */
 void modules_load_fs(void);
 /* 1 when a disk may still appear once the modules are loaded (an NVMe controller, USB or MMC), else 0. */

@@ -55,6 +55,7 @@ static void early_boot(char **argv)
 	reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del becomes SIGINT: an orderly reboot */
 	if (c.trial && !root_is_initramfs())
 		watchdog_trial_open(); /* the slot of a trial boot: the first stage left the watchdog running */
+	modules_load_drivers("/sys", "/etc/kiln/drivers");
 	modules_load_all("/etc/kiln/modules");
 	if (c.root[0] && root_is_initramfs()) {
 		if (c.trial) /* from here on, a hang resets the machine into the default slot */

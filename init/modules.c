@@ -1,5 +1,6 @@
 /* modules.c: loads the kernel modules an image lists, each after its dependencies (modules.dep) and
- * its pre-softdeps; built-in modules are skipped. Resolution is pure; loading is finit_module(2). */
+ * its pre-softdeps; built-in modules are skipped. The image's drivers load only for a device that is there (a
+ * device's modalias against the image's modules.alias). Resolution is pure; loading is finit_module(2). */
 #include "kiln.h"
 
 #include <dirent.h>
@@ -134,47 +135,63 @@ int modules_resolve(const char *dep, const char *softdep, const char *builtin, c
 	return resolve(dep, softdep, builtin, name, out, nout, max, chain, 0);
 }
 
-int modules_load_all(const char *list_path)
+/* Whether module NAME is loaded already (a second pass after switch_root, a driver two devices want). */
+static int loaded(const char *name)
+{
+	char p[200];
+	snprintf(p, sizeof p, "/sys/module/%s/initstate", name);
+	return access(p, F_OK) == 0;
+}
+
+/* Loads NAMES (N of them) with their dependencies and pre-softdeps; a module loaded already is skipped. With ASYNC,
+ * each but the last one loaded gets the kernel's `async_probe`: its load returns without waiting for its devices'
+ * probes and for the other async work (ata_piix's look at empty IDE ports: a quarter of a second under QEMU), which
+ * every other load waits for at its end; the last one waits for all of it, so the devices are all there on return.
+ * Says what failed; returns -1 if anything did. */
+static int load_names(char **names, int n, int async)
 {
 	struct utsname u;
-	char dir[300], path[600], *dep, *soft, *builtin, *list, *todo[512];
+	char dir[300], path[600], *dep, *soft, *builtin, *todo[512];
 	int ntodo = 0, failed = 0;
 	size_t len;
 
-	if (!(list = read_text(list_path, &len)))
-		return 0; /* no modules to load */
 	uname(&u);
 	snprintf(dir, sizeof dir, "/lib/modules/%s", u.release);
 	snprintf(path, sizeof path, "%s/modules.dep", dir);
 	if (!(dep = read_text(path, &len))) {
 		say("kiln: modules: %s: %m", path);
-		free(list);
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/modules.softdep", dir);
 	soft = read_text(path, &len);
 	snprintf(path, sizeof path, "%s/modules.builtin", dir);
 	builtin = read_text(path, &len);
-	for (char *l = strtok(list, "\n"); l; l = strtok(NULL, "\n")) {
-		char *w[2];
-		if (split_args(l, w, 2) < 1 || w[0][0] == '#')
-			continue;
-		if (modules_resolve(dep, soft, builtin, w[0], todo, &ntodo, 512) < 0) {
-			say("kiln: module %s: not in this kernel", w[0]);
+	for (int i = 0; i < n; i++)
+		if (modules_resolve(dep, soft, builtin, names[i], todo, &ntodo, 512) < 0) {
+			say("kiln: module %s: not in this kernel", names[i]);
 			failed++;
 		}
-	}
 	for (int i = 0; i < ntodo; i++) {
+		char name[128];
+		mod_name(todo[i], strlen(todo[i]), name, sizeof name);
+		if (loaded(name)) {
+			free(todo[i]);
+			todo[i] = NULL;
+		}
+	}
+	for (int i = 0, last = ntodo - 1; i < ntodo; i++) {
+		char name[128];
 		int fd;
+		while (last >= 0 && !todo[last])
+			last--;
+		if (!todo[i])
+			continue;
+		mod_name(todo[i], strlen(todo[i]), name, sizeof name);
 		snprintf(path, sizeof path, "%s/%s", dir, todo[i]);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) && errno != EEXIST)) {
+		if (fd < 0 || (syscall(SYS_finit_module, fd, async && i < last ? "async_probe" : "", 0) && errno != EEXIST)) {
 			/* ENODEV: hardware-specific variants (crc32c_intel on a CPU without SSE4.2) */
 			if (errno != ENODEV) {
-				char name[128];
-				int e = errno;
-				mod_name(todo[i], strlen(todo[i]), name, sizeof name);
-				errno = e;
 				say("kiln: module %s: %m", name);
 				failed++;
 			}
@@ -183,11 +200,154 @@ int modules_load_all(const char *list_path)
 			close(fd);
 		free(todo[i]);
 	}
-	free(list);
 	free(dep);
 	free(soft);
 	free(builtin);
 	return failed ? -1 : 0;
+}
+
+/* The names of a list file (one a line, `#` comments): up to MAX into W, pointing into TEXT. */
+static int list_names(char *text, char **w, int max)
+{
+	int n = 0;
+	for (char *l = strtok(text, "\n"); l && n < max; l = strtok(NULL, "\n")) {
+		char *a[2];
+		if (split_args(l, a, 2) >= 1 && a[0][0] != '#')
+			w[n++] = a[0];
+	}
+	return n;
+}
+
+int modules_load_all(const char *list_path)
+{
+	char *list, *names[256];
+	int n, r;
+	if (!(list = read_text(list_path, NULL)))
+		return 0; /* no modules to load */
+	n = list_names(list, names, 256);
+	r = load_names(names, n, 0);
+	free(list);
+	return r;
+}
+
+/* One line of modules.alias, "alias PATTERN MODULE", for one of the image's drivers. */
+struct alias {
+	const char *pat; /* a glob (glob_match), matched against the whole modalias as modprobe does */
+	size_t bus;      /* the length of its "bus:" prefix, compared first */
+	int drv;         /* its index in the drivers */
+};
+
+/* Reads a device's modalias into BUF; 0 if it has none. */
+static int read_modalias(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf[0] != '\0';
+}
+
+int drivers_wanted(const char *sysfs, const char *alias_text, char **drivers, int ndrivers, unsigned char *want)
+{
+	struct alias *a = NULL;
+	char *text = strdup(alias_text ? alias_text : ""), p[600], ma[512];
+	int na = 0, cap = 0, marked = 0;
+	DIR *buses;
+	struct dirent *b;
+
+	if (!text)
+		return -1;
+	/* Only the lines of drivers not wanted yet: each pattern is tried at most once per device. */
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		char *w[4];
+		int d = -1;
+		if (split_args(l, w, 4) != 3 || strcmp(w[0], "alias"))
+			continue;
+		for (int i = 0; i < ndrivers && d < 0; i++)
+			if (!want[i] && !strcmp(drivers[i], w[2]))
+				d = i;
+		if (d < 0 || !strchr(w[1], ':'))
+			continue;
+		if (na == cap) {
+			struct alias *n = realloc(a, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *a);
+			if (!n) {
+				free(a);
+				free(text);
+				return -1;
+			}
+			a = n;
+		}
+		a[na++] = (struct alias){w[1], (size_t)(strchr(w[1], ':') - w[1]) + 1, d};
+	}
+	snprintf(p, sizeof p, "%s/bus", sysfs);
+	buses = na ? opendir(p) : NULL;
+	while (buses && (b = readdir(buses))) {
+		DIR *devs;
+		struct dirent *d;
+		if (b->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof p, "%s/bus/%s/devices", sysfs, b->d_name);
+		if (!(devs = opendir(p)))
+			continue;
+		while ((d = readdir(devs))) {
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof p, "%s/bus/%s/devices/%s/modalias", sysfs, b->d_name, d->d_name);
+			if (!read_modalias(p, ma, sizeof ma))
+				continue;
+			for (int i = 0; i < na; i++)
+				if (!want[a[i].drv] && !strncmp(a[i].pat, ma, a[i].bus) && glob_match(a[i].pat, ma)) {
+					want[a[i].drv] = 1;
+					marked++;
+				}
+		}
+		closedir(devs);
+	}
+	if (buses)
+		closedir(buses);
+	free(a);
+	free(text);
+	return marked;
+}
+
+/* Loads each driver of DRIVERS_PATH that a device under SYSFS wants, by the image's modules.alias, in rounds: a
+ * driver's devices (virtio_pci's virtio devices, a disk controller's SCSI disks) may want another. A round's drivers
+ * probe side by side (load_names' async), and the round ends when all their probes have. Says on one line what
+ * loaded and what had no device. */
+void modules_load_drivers(const char *sysfs, const char *drivers_path)
+{
+	struct utsname u;
+	char path[300], *list, *alias, *names[64], *load[64], got[600] = "", none[600] = "";
+	unsigned char want[64] = {0}, done[64] = {0};
+	int n;
+
+	if (!(list = read_text(drivers_path, NULL)))
+		return; /* an image without drivers */
+	uname(&u);
+	snprintf(path, sizeof path, "/lib/modules/%s/modules.alias", u.release);
+	alias = read_text(path, NULL);
+	n = list_names(list, names, 64);
+	for (int round = 0; round < 8 && drivers_wanted(sysfs, alias, names, n, want) > 0; round++) {
+		int nl = 0;
+		for (int i = 0; i < n; i++)
+			if (want[i] && !done[i]) {
+				load[nl++] = names[i];
+				done[i] = 1;
+			}
+		load_names(load, nl, 1); /* says what failed */
+	}
+	for (int i = 0; i < n; i++) {
+		char *s = want[i] ? got : none;
+		size_t l = strlen(s);
+		snprintf(s + l, sizeof got - l, "%s%s", l ? " " : "", names[i]);
+	}
+	say("kiln: drivers: %s%s%s%s", got[0] ? got : "none", none[0] ? " (no device for " : "", none, none[0] ? ")" : "");
+	free(alias);
+	free(list);
 }
 
 void modules_load_fs(void)

@@ -44,6 +44,71 @@ int split_args(char *s, char **argv, int max)
 	return n;
 }
 
+/* One bracket expression at *PP against C: 1 or 0, with *PP past its ']'; -1 if it has no ']' (then a plain '['). */
+static int class_match(const char **pp, char c)
+{
+	const char *p = *pp + 1;
+	int neg = 0, hit = 0;
+	if (*p == '!' || *p == '^') {
+		neg = 1;
+		p++;
+	}
+	if (*p == ']') { /* first, a ']' stands for itself */
+		hit = c == ']';
+		p++;
+	}
+	for (; *p && *p != ']'; p++) {
+		if (p[1] == '-' && p[2] && p[2] != ']') {
+			hit |= (unsigned char)c >= (unsigned char)p[0] && (unsigned char)c <= (unsigned char)p[2];
+			p += 2;
+		} else {
+			hit |= *p == c;
+		}
+	}
+	if (*p != ']')
+		return -1;
+	*pp = p + 1;
+	return hit != neg;
+}
+
+/* Iterative, backtracking to the last '*' only: each other item matches exactly one character, so that is enough. */
+int glob_match(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+	while (*s) {
+		const char *next = pat + 1;
+		int adv;
+		if (*pat == '*') {
+			star = ++pat;
+			resume = s;
+			continue;
+		}
+		if (*pat == '?') {
+			adv = 1;
+		} else if (*pat == '[') {
+			const char *p = pat;
+			int m = class_match(&p, *s);
+			adv = m >= 0 ? m : *s == '[';
+			if (m >= 0)
+				next = p;
+		} else {
+			adv = *pat && *pat == *s;
+		}
+		if (adv) {
+			pat = next;
+			s++;
+			continue;
+		}
+		if (!star)
+			return 0;
+		pat = star;
+		s = ++resume;
+	}
+	while (*pat == '*')
+		pat++;
+	return !*pat;
+}
+
 static size_t key_len(const char *kv)
 {
 	const char *eq = strchr(kv, '=');

@@ -141,13 +141,15 @@ install_binaries() {
 }
 
 # Kernel modules with their dependencies and pre-softdeps, resolved on the build host from
-# modules.dep, so the image carries exactly what it loads: `modules` at every boot, `fs_modules` before init's first
-# ext4 mount, `watchdog_modules` (the first stage) only on the trial boot of an upgrade.
+# modules.dep, so the image carries exactly what it loads: `modules` at every boot, `drivers` at boot for a device
+# that is there (their lines of modules.alias come along), `fs_modules` before init's first ext4 mount,
+# `watchdog_modules` (the first stage) only on the trial boot of an upgrade.
 install_modules() {
 	mods=$(conf_list "$conf" modules)
+	drvs=$(conf_list "$conf" drivers | tr - _)
 	wmods=$(conf_list "$conf" watchdog_modules)
 	fmods=$(conf_list "$conf" fs_modules)
-	[ -n "$mods$wmods$fmods" ] || return 0
+	[ -n "$mods$drvs$wmods$fmods" ] || return 0
 	kd=$kroot/lib/modules/$release
 	dest=$st/usr/lib/modules/$release
 	mkdir -p "$dest"
@@ -186,7 +188,7 @@ install_modules() {
 		echo "${a:-$1}" | tr - _
 	}
 	: > "$list.names"; : > "$list.soft"
-	for m in $mods $fmods $wmods; do resolve_module "$m"; done
+	for m in $mods $drvs $fmods $wmods; do resolve_module "$m"; done
 	sort -u "$list" > "$dest/modules.dep"
 	cut -d: -f1 "$dest/modules.dep" | while read -r ko; do
 		mkdir -p "$dest/${ko%/*}"
@@ -195,11 +197,29 @@ install_modules() {
 	done
 	cp "$kd/modules.builtin" "$dest/"
 	sort -u "$list.soft" > "$dest/modules.softdep"
-	for f in modules.dep modules.builtin modules.softdep; do
+	# A driver is loaded when a device's modalias matches one of its alias lines: one without any would never load
+	# (one built into the kernel has nothing to load, and is left out).
+	: > "$dest/modules.alias"
+	loadable=
+	for m in $drvs; do
+		awk -v m="$m" '$1 == "alias" && $3 == m' "$kd/modules.alias" > "$list.alias"
+		if [ ! -s "$list.alias" ]; then
+			awk -v n="$m" '{ f=$0; sub(/.*\//, "", f); sub(/\.ko$/, "", f); gsub(/-/, "_", f); if (f == n) found=1 } END { exit !found }' \
+				"$kd/modules.builtin" && continue
+			die "driver '$m' (image.conf drivers) has no device alias in $release's modules.alias: list it under modules"
+		fi
+		cat "$list.alias" >> "$dest/modules.alias"
+		loadable="$loadable $m"
+	done
+	for f in modules.dep modules.builtin modules.softdep modules.alias; do
 		origin "/usr/lib/modules/$release/$f" "kernel:linux-image-$release (filtered)"
 	done
 	printf '%s\n' $mods > "$st/etc/kiln/modules"
 	origin /etc/kiln/modules "build:${conf#"$KILN_TOP"/}"
+	if [ -n "$loadable" ]; then
+		printf '%s\n' $loadable > "$st/etc/kiln/drivers"
+		origin /etc/kiln/drivers "build:${conf#"$KILN_TOP"/}"
+	fi
 	if [ -n "$fmods" ]; then
 		printf '%s\n' $fmods > "$st/etc/kiln/fs-modules"
 		origin /etc/kiln/fs-modules "build:${conf#"$KILN_TOP"/}"
@@ -208,7 +228,7 @@ install_modules() {
 		printf '%s\n' $wmods > "$st/etc/kiln/watchdog-modules"
 		origin /etc/kiln/watchdog-modules "build:${conf#"$KILN_TOP"/}"
 	fi
-	rm -f "$list" "$list.names" "$list.soft"
+	rm -f "$list" "$list.names" "$list.soft" "$list.alias"
 }
 
 # Repository overlays: files as they are in git, owners root unless chowned below.

@@ -34,8 +34,11 @@ for role in master node; do
 	check "$role: every listed module and its dependencies are in the image" sh -c "
 		d='$stage/$role/usr/lib/modules/$release'
 		have=\$( (cut -d: -f1 \"\$d/modules.dep\"; cat \"\$d/modules.builtin\") | sed 's|.*/||; s|\\.ko\$||' | tr - _)
-		for m in \$(cat '$stage/$role/etc/kiln/modules' '$stage/$role/etc/kiln/fs-modules'); do
+		for m in \$(cat '$stage/$role/etc/kiln/modules' '$stage/$role/etc/kiln/fs-modules' '$stage/$role/etc/kiln/drivers'); do
 			echo \"\$have\" | grep -qx \"\$(echo \$m | tr - _)\" || { echo missing \$m; exit 1; }
+		done
+		for m in \$(cat '$stage/$role/etc/kiln/drivers'); do
+			grep -q \"^alias [^ ]* \$m\$\" \"\$d/modules.alias\" || { echo \"driver \$m: no line in the image's modules.alias\"; exit 1; }
 		done
 		cut -d: -f2 \"\$d/modules.dep\" | tr ' ' '\n' | sed '/^\$/d' | sort -u | while read -r ko; do
 			test -f \"\$d/\$ko\" || { echo missing dependency \$ko; exit 1; }

@@ -223,6 +223,63 @@ static void late_disks(void **state)
 	assert_int_equal(system(p), 0);
 }
 
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char p[400];
+	FILE *f;
+	snprintf(p, sizeof p, "mkdir -p '%s/%s' && rmdir '%s/%s'", dir, rel, dir, rel); /* the parents */
+	assert_int_equal(system(p), 0);
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	assert_non_null(f = fopen(p, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Drivers load for a device that is there: modalias against modules.alias's globs, bus by bus, in rounds. */
+static void alias_match(void **state)
+{
+	char dir[] = "/tmp/kiln-sys.XXXXXX", p[300];
+	char *drivers[] = {"virtio_pci", "virtio_net", "sd_mod", "ahci", "e1000e"};
+	unsigned char want[5] = {0};
+	const char *alias = "# a comment\n"
+			    "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n"
+			    "alias virtio:d00000001v* virtio_net\n"
+			    "alias scsi:t-0x00* sd_mod\n"
+			    "alias pci:v*d*sv*sd*bc01sc06i01* ahci\n"
+			    "alias pci:v00008086d000010D3sv*sd*bc*sc*i* e1000e\n"
+			    "alias pci:v00001AF4d*sv*sd*bc*sc*i* not_a_driver_of_the_image\n"
+			    "alias pci:v00001AF4d* \n"
+			    "alias nocolon e1000e\n";
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(drivers_wanted(dir, alias, drivers, 5, want), 0); /* no bus at all */
+	put(dir, "bus/pci/devices/0000:00:02.0/modalias", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00\n");
+	put(dir, "bus/pci/devices/0000:00:00.0/vendor", "0x8086\n"); /* no modalias */
+	put(dir, "bus/scsi/devices/0:0:0:0/modalias", "scsi:t-0x00\n");
+	put(dir, "bus/scsi/devices/host0/uevent", "");
+	snprintf(p, sizeof p, "mkdir -p %s/bus/virtio/devices", dir);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(drivers_wanted(dir, alias, drivers, 5, want), 2);
+	assert_int_equal(want[0], 1);
+	assert_int_equal(want[1], 0);
+	assert_int_equal(want[2], 1);
+	assert_int_equal(want[3], 0); /* class 02 (network), not 0106 (AHCI) */
+	assert_int_equal(want[4], 0);
+	/* virtio_pci loaded: its devices come on the virtio bus, wanting virtio_net; nothing is marked twice. */
+	put(dir, "bus/virtio/devices/virtio0/modalias", "virtio:d00000001v00001AF4\n");
+	assert_int_equal(drivers_wanted(dir, alias, drivers, 5, want), 1);
+	assert_int_equal(want[1], 1);
+	assert_int_equal(drivers_wanted(dir, alias, drivers, 5, want), 0);
+	/* A SATA controller (class 0106, AHCI interface 01) on another vendor's device. */
+	put(dir, "bus/pci/devices/0000:00:1f.2/modalias", "pci:v00001B21d00000612sv00001B21sd00001060bc01sc06i01");
+	assert_int_equal(drivers_wanted(dir, alias, drivers, 5, want), 1);
+	assert_int_equal(want[3], 1);
+	assert_int_equal(want[4], 0);
+	assert_int_equal(drivers_wanted(dir, NULL, drivers, 5, want), 0); /* no modules.alias */
+	snprintf(p, sizeof p, "rm -rf %s", dir);
+	assert_int_equal(system(p), 0);
+}
+
 static long fsize(const char *p)
 {
 	struct stat st;
@@ -312,7 +369,7 @@ int main(void)
 		cmocka_unit_test(kernel_ip),
 		cmocka_unit_test(blank_region),
 		cmocka_unit_test(data_mbr),
-		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles), cmocka_unit_test(late_disks),
+		cmocka_unit_test(modules_order), cmocka_unit_test(modules_cycles), cmocka_unit_test(late_disks), cmocka_unit_test(alias_match),
 		cmocka_unit_test(log_rotation), cmocka_unit_test(polling),
 	};
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <unistd.h>
 #include "kiln.h"
@@ -114,6 +115,46 @@ static void schedule(void **state)
 	assert_true(sched_next(0, 0, 5000) > 5000);
 }
 
+/* Globs as modules.alias writes them, checked against fnmatch(3) on the same cases. */
+static void globs(void **state)
+{
+	static const struct {
+		const char *pat, *s;
+		int want;
+	} c[] = {
+		{"pci:v00001AF4d*sv*sd*bc*sc*i*", "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00", 1},
+		{"pci:v00001AF4d*sv*sd*bc*sc*i*", "pci:v00008086d00001000sv00001AF4sd00000001bc02sc00i00", 0},
+		{"pci:v*d*sv*sd*bc01sc06i01*", "pci:v00001B21d00000612sv00001B21sd00001060bc01sc06i01", 1},
+		{"pci:v*d*sv*sd*bc01sc06i01*", "pci:v00001B21d00000612sv00001B21sd00001060bc01sc06i00", 0},
+		{"usb:v13FDp3940d0[0-2]*dc*", "usb:v13FDp3940d0150dc00", 1},
+		{"usb:v13FDp3940d0[0-2]*dc*", "usb:v13FDp3940d0350dc00", 0},
+		{"usb:v13FDp3940d0[!0-2]*dc*", "usb:v13FDp3940d0350dc00", 1},
+		{"usb:v13FDp3940d0[^0-2]*dc*", "usb:v13FDp3940d0150dc00", 0},
+		{"mdio:0000001110100001101101001011????", "mdio:00000011101000011011010010110110", 1},
+		{"mdio:0000001110100001101101001011????", "mdio:0000001110100001101101001011011", 0},
+		{"scsi:t-0x00*", "scsi:t-0x00", 1},
+		{"scsi:t-0x00*", "scsi:t-0x0e", 0},
+		{"virtio:d00000001v*", "virtio:d00000001v00001AF4", 1},
+		{"a*b*c", "aXbYbZc", 1},
+		{"a*b*c", "aXbYbZ", 0},
+		{"*", "", 1},
+		{"", "", 1},
+		{"", "x", 0},
+		{"x", "", 0},
+		{"[]x]y", "]y", 1},
+		{"[a-", "[a-", 1}, /* no ']': a plain '[' */
+		{"a[bc", "a[bc", 1},
+		{"**?", "", 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		if (glob_match(c[i].pat, c[i].s) != c[i].want)
+			fail_msg("glob_match(\"%s\", \"%s\") != %d", c[i].pat, c[i].s, c[i].want);
+		if (strcmp(c[i].pat, "[a-") && (fnmatch(c[i].pat, c[i].s, 0) == 0) != c[i].want)
+			fail_msg("fnmatch disagrees on (\"%s\", \"%s\")", c[i].pat, c[i].s);
+	}
+}
+
 static void split(void **state)
 {
 	char s[] = "  /bin/sh -c \"echo a  b\" 'x y' plain ";
@@ -181,7 +222,7 @@ int main(void)
 		cmocka_unit_test(backoff_sequence),
 		cmocka_unit_test(probe_spacing),
 		cmocka_unit_test(schedule),
-		cmocka_unit_test(split),
+		cmocka_unit_test(split), cmocka_unit_test(globs),
 		cmocka_unit_test(environment),
 		cmocka_unit_test(error_lines),
 	};

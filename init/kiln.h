@@ -12,7 +12,7 @@
 #define KILN_ARGS_MAX 256
 
 /* ---- service definitions (svcfile.c) ---- */
-enum ready_kind { READY_NONE, READY_TCP, READY_UNIX, READY_EXEC, READY_NOTIFY };
+enum ready_kind { READY_NONE, READY_TCP, READY_UNIX, READY_EXEC, READY_NOTIFY, READY_SD_NOTIFY };
 enum svc_type { TYPE_LONGRUN, TYPE_ONESHOT };
 enum restart_policy { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
 enum cond_kind { COND_NONE, COND_EXISTS, COND_MISSING };

@@ -1,6 +1,6 @@
 /* probe.c: readiness checks of a starting service: a TCP or unix connect (nonblocking, finished by the main
- * loop), an exec probe run as the service (ready on exit 0), or a newline on its notify fd. Each returns the
- * outcome (1: the service is ready now); svc.c acts on it. */
+ * loop), an exec probe run as the service (ready on exit 0), a newline on its notify fd, or READY=1 on its
+ * sd_notify socket. Each returns the outcome (1: the service is ready now); svc.c acts on it. */
 #include "svc.h"
 
 #include <arpa/inet.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,10 +121,93 @@ void probe_cancel(struct svc *s)
 		kill(-s->probe_pid, SIGKILL); /* reaped by main; probe_exec_exited finds it then */
 }
 
+void notify_socket_path(const struct svc *s, char *path, size_t len)
+{
+	snprintf(path, len, "%s/notify/%s", kiln_path("KILN_RUN", "/run/kiln"), s->d.name);
+}
+
+/* The socket etcd, containerd and others tell READY=1 on (sd_notify(3)'s protocol: a datagram to the unix socket
+ * named by NOTIFY_SOCKET). Its name is made the service's own by the child before it drops root (spawn.c); whatever
+ * can reach it, only a process in the service's session is listened to (SO_PASSCRED: the kernel says who sent). */
+int notify_socket_open(const struct svc *s, char *path, size_t len)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd, on = 1;
+	notify_socket_path(s, path, len);
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	{
+		char dir[200];
+		snprintf(dir, sizeof dir, "%s/notify", kiln_path("KILN_RUN", "/run/kiln"));
+		mkdir_p(dir, 0755);
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+	    chmod(path, 0600)) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void notify_close(struct svc *s)
+{
+	if (s->notify_r < 0)
+		return;
+	close(s->notify_r);
+	s->notify_r = -1;
+	if (s->d.ready == READY_SD_NOTIFY) {
+		char path[300];
+		notify_socket_path(s, path, sizeof path);
+		unlink(path);
+	}
+}
+
+/* One datagram: ready when it has a line READY=1 and came from the service's session (its main process, or one it
+ * started without a session of its own). Anything else is read and dropped. */
+static int sd_notify_readable(struct svc *s)
+{
+	char buf[4096], ctl[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec io = {buf, sizeof buf - 1};
+	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	struct ucred *cred = NULL;
+	ssize_t r = recvmsg(s->notify_r, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (r <= 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) { /* never ours to keep */
+			int *fds = (int *)CMSG_DATA(c);
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(fds[i]);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			cred = (struct ucred *)CMSG_DATA(c);
+		}
+	}
+	if (!cred || s->pid <= 0 || (cred->pid != s->pid && getsid(cred->pid) != s->pid) || s->state != ST_STARTING)
+		return 0;
+	buf[r] = '\0';
+	for (char *l = buf; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, "READY=1", 7) && (l[7] == '\n' || l[7] == '\0'))
+			return 1;
+	return 0;
+}
+
 int probe_notify_readable(struct svc *s)
 {
 	char buf[256];
-	ssize_t r = read(s->notify_r, buf, sizeof buf);
+	ssize_t r;
+	if (s->d.ready == READY_SD_NOTIFY)
+		return sd_notify_readable(s);
+	r = read(s->notify_r, buf, sizeof buf);
 	if (r > 0 && memchr(buf, '\n', (size_t)r) && s->state == ST_STARTING)
 		return 1;
 	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {

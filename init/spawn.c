@@ -209,6 +209,12 @@ static void child_exec(struct svc *s, char **argv, char **env, const struct who 
 		rl.rlim_max = NOFILE_HARD;
 		setrlimit(RLIMIT_NOFILE, &rl); /* only root may raise it: a sandboxed init keeps what it has */
 	}
+	if (!probe && s->d.ready == READY_SD_NOTIFY && w->ngroups) { /* its socket: the service's alone */
+		char path[300];
+		notify_socket_path(s, path, sizeof path);
+		if (chown(path, w->uid, w->gid))
+			dprintf(2, "kiln: %s: %s: %s\n", s->d.name, path, strerror(errno));
+	}
 	if (!probe && cgroup_enter(s))
 		dprintf(2, "kiln: %s: not in its cgroup: %s\n", s->d.name, strerror(errno));
 	if (w->ngroups && (setgroups((size_t)w->ngroups, w->groups) || setgid(w->gid) || keep_caps(caps) ||
@@ -240,6 +246,13 @@ static pid_t spawn(struct svc *s, const char *cmd, int probe, int notify_w)
 		return -1;
 	if (build_env(s, &env, &nenv, w.home))
 		goto out;
+	if (!probe && s->d.ready == READY_SD_NOTIFY) {
+		char kv[320];
+		snprintf(kv, sizeof kv, "NOTIFY_SOCKET=");
+		notify_socket_path(s, kv + strlen(kv), sizeof kv - strlen(kv));
+		if (env_set(&env, &nenv, kv))
+			goto out;
+	}
 	expanded = expand_vars(cmd, env, nenv);
 	if (!expanded || split_args(expanded, argv, KILN_ARGS_MAX) < 1) {
 		snprintf(s->reason, sizeof s->reason, "bad command line");

@@ -108,10 +108,7 @@ void svc_set_ready(struct svc *s)
 	if (s->started > 0)
 		s->ready_after = now_ms() - s->started;
 	probe_cancel(s);
-	if (s->notify_r >= 0) {
-		close(s->notify_r);
-		s->notify_r = -1;
-	}
+	notify_close(s);
 }
 
 static void give_up(struct svc *s)
@@ -184,14 +181,20 @@ static void svc_start(struct svc *s, int64_t now)
 	}
 	if (s->d.ready == READY_NOTIFY && s->d.type == TYPE_LONGRUN && pipe2(notify, O_CLOEXEC | O_NONBLOCK) == 0)
 		s->notify_r = notify[0];
+	if (s->d.ready == READY_SD_NOTIFY && s->d.type == TYPE_LONGRUN) {
+		char path[300];
+		if ((s->notify_r = notify_socket_open(s, path, sizeof path)) < 0) {
+			snprintf(s->reason, sizeof s->reason, "ready sd_notify: socket %s: %s", path, strerror(errno));
+			give_up(s);
+			return;
+		}
+	}
 	s->pid = spawn_service(s, notify[1]);
 	if (notify[1] >= 0)
 		close(notify[1]);
 	if (s->pid < 0) {
 		s->pid = 0;
-		if (s->notify_r >= 0)
-			close(s->notify_r);
-		s->notify_r = -1;
+		notify_close(s);
 		give_up(s); /* not found, unknown user, missing envfile: a restart would not help */
 		return;
 	}
@@ -484,10 +487,7 @@ void svc_child_exited(pid_t pid, int status)
 		cgroup_kill(s); /* what it started dies with it */
 		s->last_status = exit_code(status);
 		probe_cancel(s);
-		if (s->notify_r >= 0) {
-			close(s->notify_r);
-			s->notify_r = -1;
-		}
+		notify_close(s);
 		if (s->state == ST_STOPPING || shutting_down) {
 			s->state = ST_STOPPED;
 			if (s->restart_pending && !shutting_down) {

@@ -30,7 +30,7 @@ struct svc {
 	int64_t started, ready_deadline, next_probe, probe_deadline, restart_at, stop_deadline, next_run;
 	int attempt, restarts, last_status, blocked, restart_pending, timed_out;
 	int log_r, log_w; /* the service's output pipe, kept for the service's lifetime */
-	int notify_r;     /* ready = notify: the read end */
+	int notify_r;     /* ready = notify: the read end; ready = sd_notify: the socket */
 	int probe_fd;     /* ready = tcp|unix: a connect under way */
 	struct logfile log;
 	char reason[160];
@@ -95,6 +95,11 @@ int probe_run(struct svc *s, int64_t now);
 int probe_connect_done(struct svc *s, int64_t now);
 void probe_cancel(struct svc *s);
 int probe_notify_readable(struct svc *s);
+/* ready = sd_notify: the service's datagram socket, bound at *PATH (LEN) for NOTIFY_SOCKET; -1 if it cannot be. */
+int notify_socket_open(const struct svc *s, char *path, size_t len);
+void notify_socket_path(const struct svc *s, char *path, size_t len);
+/* Closes a starting service's notify fd or socket (and removes the socket's name). */
+void notify_close(struct svc *s);
 int probe_exec_exited(struct svc *s, int status, int64_t now);
 
 /* control.c: the control socket */

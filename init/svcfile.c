@@ -106,9 +106,9 @@ static int set_ready(struct svc_def *d, char *v, char *err, size_t errlen, int l
 	if (*arg)
 		*arg++ = '\0';
 	arg = trim(arg);
-	if (!strcmp(v, "none")) {
-		d->ready = READY_NONE;
-		return *arg ? fail(err, errlen, line, "ready none takes no argument") : 0;
+	if (!strcmp(v, "none") || !strcmp(v, "sd_notify")) {
+		d->ready = !strcmp(v, "none") ? READY_NONE : READY_SD_NOTIFY;
+		return *arg ? fail(err, errlen, line, "ready %s takes no argument", v) : 0;
 	}
 	if (!*arg)
 		return fail(err, errlen, line, "ready %s needs an argument", v);
@@ -130,7 +130,7 @@ static int set_ready(struct svc_def *d, char *v, char *err, size_t errlen, int l
 			return fail(err, errlen, line, "ready notify wants a file descriptor from 3 to 255");
 		d->ready = READY_NOTIFY;
 	} else {
-		return fail(err, errlen, line, "unknown readiness check '%s' (tcp, unix, exec, notify, none)", v);
+		return fail(err, errlen, line, "unknown readiness check '%s' (tcp, unix, exec, notify, sd_notify, none)", v);
 	}
 	free(d->ready_arg);
 	d->ready_arg = strdup(arg);

@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 48
+plan 49
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -32,6 +32,19 @@ sleep 1; echo \"base-ready $now\" >> $E; echo >&3
 while :; do sleep 0.1; done"
 sb_service base "command = $SB/bin/base
 ready = notify 3"
+# sdbase: ready = sd_notify: READY=1 first from another session (not listened to), then its own 1 s later, as
+# etcd and containerd tell it (a datagram to \$NOTIFY_SOCKET); sdapp requires it.
+sb_script sdbase "trap 'exit 0' TERM
+echo \"sd-env \$NOTIFY_SOCKET\" >> $E
+printf 'READY=1\\n' | setsid socat - UNIX-SENDTO:\$NOTIFY_SOCKET
+sleep 1; echo \"sd-ready $now\" >> $E
+printf 'STATUS=serving\\nREADY=1\\n' | socat - UNIX-SENDTO:\$NOTIFY_SOCKET
+while :; do sleep 0.1; done"
+sb_service sdbase "command = $SB/bin/sdbase
+ready = sd_notify"
+sb_script sdapp "echo \"sdapp-start $now\" >> $E; exec sleep 1000"
+sb_service sdapp "command = $SB/bin/sdapp
+requires = sdbase"
 sb_script app "trap 'sleep 0.3; echo app >> $SB/stopped; exit 0' TERM
 echo \"app-start $now\" >> $E
 while :; do sleep 0.1; done"
@@ -107,7 +120,7 @@ else
 	not_ok "summary printed"; diag "$(cat "$SB/console")"
 fi
 check "degraded line: counts and exactly the failed services" \
-	grep -Eq '^kiln: degraded: 10 of 15 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
+	grep -Eq '^kiln: degraded: 12 of 17 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
 check "the missing binary is reported as not found (while the others run)" \
 	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
 # spgrep ARGS: pgrep inside this sandbox's PID namespace only (another run of this test may be going on beside it)
@@ -127,6 +140,10 @@ check "an unknown requirement is reported" grep -q 'lonely requires unknown serv
 check "app started only after base was ready (notify fd)" sh -c "
 	b=\$(sed -n 's/^base-ready //p' '$E'); a=\$(sed -n 's/^app-start //p' '$E')
 	[ -n \"\$a\" ] && [ -n \"\$b\" ] && awk -v a=\"\$a\" -v b=\"\$b\" 'BEGIN { exit !(a >= b) }'"
+check "ready = sd_notify: sdapp started only after sdbase's READY=1 from its own session (not the one from another)" sh -c "
+	b=\$(sed -n 's/^sd-ready //p' '$E'); a=\$(sed -n 's/^sdapp-start //p' '$E'); e=\$(sed -n 's/^sd-env //p' '$E')
+	echo \"NOTIFY_SOCKET=\$e ready \$b start \$a\"; case \$e in */notify/sdbase) ;; *) exit 1 ;; esac
+	[ -n \"\$a\" ] && [ -n \"\$b\" ] && awk -v a=\"\$a\" -v b=\"\$b\" 'BEGIN { exit !(a >= b) }' && [ ! -e \"\$e\" ]"
 check "a crash loop does not delay a healthy service (healthy up within 0.5 s, app within 2.5 s)" sh -c "
 	h=\$(sed -n 's/^healthy-start //p' '$E'); a=\$(sed -n 's/^app-start //p' '$E')
 	awk -v h=\"\$h\" -v a=\"\$a\" -v s=$SB_START 'BEGIN { print h - s, a - s; exit !(h - s < 0.5 && a - s < 2.5) }'"
@@ -175,7 +192,7 @@ check "initctl status lists every service with its state" sh -c "
 	s=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' status); echo \"\$s\"
 	echo \"\$s\" | grep -Eq '^app +ready +[0-9]+ +0 ' && echo \"\$s\" | grep -Eq '^missing +failed' &&
 	echo \"\$s\" | grep -Eq '^orphaner +done' && echo \"\$s\" | grep -Eq '^crashy +(backoff|starting) .* exited 1: Error: unknown flag: --bogus' &&
-	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 21 ]"
+	echo \"\$s\" | grep -Eq '^cyc-a +failed .*dependency cycle' && [ \$(echo \"\$s\" | wc -l) -eq 23 ]"
 check "initctl metrics: Prometheus text (every sample line a name, labels and a number), the summary, states, restarts, jobs" sh -c "
 	m=\$(KILN_RUN='$SB/run' timeout 5 '$initctl' metrics) || exit 1
 	bad=\$(echo \"\$m\" | grep -v '^# ' | grep -Ev '^[a-z_]+(\\{[a-z_]+=\"[A-Za-z0-9_.-]+\"(,[a-z_]+=\"[A-Za-z0-9_.-]+\")*\\})? -?[0-9]+(\\.[0-9]+)?\$')

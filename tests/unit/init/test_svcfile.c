@@ -100,6 +100,9 @@ static void defaults(void **state)
 	assert_int_equal(svcdef_parse("n", "command = a\nready = notify 3\n", &d, err, sizeof err), 0);
 	assert_int_equal(d.ready, READY_NOTIFY);
 	svcdef_free(&d);
+	assert_int_equal(svcdef_parse("s", "command = a\nready = sd_notify\n", &d, err, sizeof err), 0);
+	assert_int_equal(d.ready, READY_SD_NOTIFY);
+	svcdef_free(&d);
 }
 
 static void bad(const char *text, const char *expect)
@@ -113,6 +116,7 @@ static void bad(const char *text, const char *expect)
 
 static void malformed(void **state)
 {
+	bad("command = a\nready = sd_notify /run/x\n", "ready sd_notify takes no argument");
 	(void)state;
 	bad("", "no command");
 	bad("user = etcd\n", "no command");

@@ -437,6 +437,13 @@ int identity_write(const struct cluster *c, const struct machine *m, const char 
 	     write_time_env(t, c, m) || write_log_env(t, c, m);
 	for (size_t i = 0; !rc && i < nfiles; i++)
 		rc = copy_pki(t, pkidir, m, &files[i]);
+	/* own-keys: which key of the machine's own goes where (`x pki-stem`, a line per copy). A PXE machine makes these
+	 * keys itself and enrolls (scripts/enroll.sh); the build host never sends them. Public: no key in it. */
+	for (size_t i = 0; !rc && i < nfiles; i++)
+		if (files[i].src[0] == '@' && files[i].key == 1)
+			buf_printf(&b, "%s %s\n", files[i].src + 1, files[i].dst);
+	if (!rc)
+		rc = text(t, "own-keys", &b, 0644, "root");
 	if (!rc && m->role == ROLE_MASTER)
 		rc = write_etcd_env(t, c, m) || write_backup_env(t, c, m) || write_encryption_config(t, pkidir) ||
 		     write_kubeconfig(t, c, m, "controller-manager", "system:kube-controller-manager", "controller-manager") ||

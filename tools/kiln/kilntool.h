@@ -134,7 +134,8 @@ struct cert_spec {
 	char cn[128], org[64];
 	char *sans[SANS_MAX]; /* "DNS:x" / "IP:a.b.c.d", malloc'd */
 	int nsans;
-	int eku;
+	int eku;              /* EKU_*; 0: no extended key usage */
+	int key_agreement;    /* keyUsage keyAgreement instead of digitalSignature (an ECDH recipient) */
 };
 struct pki {
 	char dir[4096];
@@ -143,6 +144,8 @@ struct pki {
 	int issued, reused;
 };
 int pki_open(struct pki *p, const char *dir, long ca_days, long leaf_days);
+/* pki_open for a folder render made already: no CA is created, their absence is an error. */
+int pki_open_existing(struct pki *p, const char *dir, long ca_days, long leaf_days);
 void pki_close(struct pki *p);
 /* Reuse the spec's cert when it still certifies the same thing and has 30 days left; issue it otherwise.
  * 1 issued, 0 reused, -1 error (message on stderr). */
@@ -153,12 +156,45 @@ int pki_ensure_secret(struct pki *p, const char *id); /* encryption at rest: id.
 int pki_status(const char *dir, FILE *out);
 /* The same checks pki_ensure makes, for tests: 1 when the cert on disk matches the spec. */
 int pki_cert_matches(struct pki *p, const struct cert_spec *s, char *why, size_t whylen);
+/* Issue S for a key held elsewhere (PUB, public half only) and save it to PATH (0644); nothing is written into the
+ * PKI folder. 0 or -1 (message on stderr). */
+int pki_issue_for_key(struct pki *p, const struct cert_spec *s, struct evp_pkey_st *pub, const char *path);
 void cert_spec_add_san(struct cert_spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cert_spec_free(struct cert_spec *s);
 /* Every identity the cluster needs, in a stable order. */
 struct cert_spec *pkiplan_build(const struct cluster *c, size_t *n);
 void pkiplan_free(struct cert_spec *specs, size_t n);
 int pkiplan_ensure(struct pki *p, const struct cluster *c);
+
+/* ---- PXE enrollment (enroll.c: the request, shared with kiln-enroll; enrollcerts.c: the host's answer) ---- */
+#define ENROLL_MAX 16384 /* a whole request, bytes */
+#define ENROLL_KEYS_MAX 8
+#define ENROLL_ID_MAX 32
+struct enroll_key {
+	char id[ENROLL_ID_MAX + 1];
+	struct evp_pkey_st *key; /* EC P-256, public half (or the whole key when written by the machine) */
+};
+struct enroll_req {
+	char name[64];
+	enum role role;
+	uint8_t mac[6];
+	struct enroll_key keys[ENROLL_KEYS_MAX]; /* keys[0] is "enroll" */
+	size_t nkeys;
+};
+int enroll_name_valid(const char *s); /* [a-z0-9-], 1..63, a letter or digit first */
+int enroll_id_valid(const char *s);   /* [a-z-], 1..32 */
+int enroll_mac_parse(const char *s, uint8_t mac[6]); /* lowercase "xx:xx:xx:xx:xx:xx" only; 0 or -1 */
+int enroll_key_p256(struct evp_pkey_st *k); /* 1 when K is an EC key on P-256 */
+/* The request's text, the same bytes for the same fields and keys: malloc'd, or NULL (WHY says why). */
+char *enroll_format(const struct enroll_req *r, size_t *len, char *why, size_t whylen);
+/* BUF (LEN bytes, a whole request): 0 with R filled (free with enroll_req_free), or -1 with WHY. */
+int enroll_parse(const char *buf, size_t len, struct enroll_req *r, char *why, size_t whylen);
+void enroll_req_free(struct enroll_req *r);
+/* R against machine NAME of C and its own certificates in the PKI plan: the number of problems, one line each on
+ * ERR. */
+int enroll_match(const struct cluster *c, const char *name, const struct enroll_req *r, FILE *err);
+int enroll_certs(const struct cluster *c, const char *pkidir, const char *name, const char *reqfile,
+		 const char *outdir);
 
 /* ---- files (files.c) ---- */
 int mkdir_p(const char *path, mode_t mode);

@@ -1,4 +1,4 @@
-/* main.c: the `kiln` command line: check, render, pki status. Only main decides to exit. */
+/* main.c: the `kiln` command line: check, render, pki status, enroll-certs. Only main decides to exit. */
 #include "kilntool.h"
 
 #include <stdlib.h>
@@ -8,7 +8,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: kiln check FILE\n"
 			"       kiln render FILE --out DIR --pki DIR [--rootfs DIR]\n"
-			"       kiln pki status --pki DIR\n");
+			"       kiln pki status --pki DIR\n"
+			"       kiln enroll-certs FILE --pki DIR --machine NAME --request FILE --out DIR\n");
 	return 2;
 }
 
@@ -91,6 +92,32 @@ static int cmd_pki(int argc, char **argv)
 	return pki_status(dir, stdout) ? 1 : 0;
 }
 
+/* A PXE machine's own certificates for the keys its request holds (enroll.c, enrollcerts.c). */
+static int cmd_enroll_certs(int argc, char **argv)
+{
+	static const char *const names[] = {"--pki", "--machine", "--request", "--out", NULL};
+	struct cluster c;
+	struct diag d = {.out = stderr};
+	const char *pki, *machine, *request, *out;
+	int bad = 0, rc;
+	if (argc < 3 || !known_opts(argc, argv, 3, names))
+		return usage();
+	pki = opt(argc, argv, 3, "--pki", NULL, &bad);
+	machine = opt(argc, argv, 3, "--machine", NULL, &bad);
+	request = opt(argc, argv, 3, "--request", NULL, &bad);
+	out = opt(argc, argv, 3, "--out", NULL, &bad);
+	if (bad || !pki || !machine || !request || !out)
+		return usage();
+	d.file = argv[2];
+	if (cluster_load_file(argv[2], &c, &d)) {
+		cluster_free(&c);
+		return 1;
+	}
+	rc = enroll_certs(&c, pki, machine, request, out);
+	cluster_free(&c);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -101,5 +128,7 @@ int main(int argc, char **argv)
 		return cmd_render(argc, argv);
 	if (!strcmp(argv[1], "pki"))
 		return cmd_pki(argc, argv);
+	if (!strcmp(argv[1], "enroll-certs"))
+		return cmd_enroll_certs(argc, argv);
 	return usage();
 }

@@ -171,8 +171,9 @@ static X509 *cert_make(const struct cert_spec *s, int is_ca, long days, EVP_PKEY
 		     ext_add(x, x, NID_authority_key_identifier, "keyid:always");
 	else if (ok)
 		ok = ext_add(x, issuer, NID_basic_constraints, "critical,CA:FALSE") &&
-		     ext_add(x, issuer, NID_key_usage, "critical,digitalSignature") &&
-		     ext_add(x, issuer, NID_ext_key_usage, eku) &&
+		     ext_add(x, issuer, NID_key_usage,
+			     s->key_agreement ? "critical,keyAgreement" : "critical,digitalSignature") &&
+		     (!s->eku || ext_add(x, issuer, NID_ext_key_usage, eku)) &&
 		     (!s->nsans || ext_add(x, issuer, NID_subject_alt_name, sans.p)) &&
 		     ext_add(x, issuer, NID_subject_key_identifier, "hash") &&
 		     ext_add(x, issuer, NID_authority_key_identifier, "keyid:always");
@@ -236,6 +237,22 @@ int pki_open(struct pki *p, const char *dir, long ca_days, long leaf_days)
 		return -1;
 	}
 	return 0;
+}
+
+int pki_open_existing(struct pki *p, const char *dir, long ca_days, long leaf_days)
+{
+	char crt[PATH_MAX], key[PATH_MAX];
+	struct stat st;
+	for (int ca = 0; ca < 2; ca++) {
+		snprintf(crt, sizeof crt, "%s/%s.crt", dir, ca_stem[ca]);
+		snprintf(key, sizeof key, "%s/%s.key", dir, ca_stem[ca]);
+		/* half a CA is left to ca_open, which names the missing half */
+		if (stat(crt, &st) && stat(key, &st)) {
+			fprintf(stderr, "kiln: pki: %s: no %s here: run kiln render first\n", dir, ca_stem[ca]);
+			return -1;
+		}
+	}
+	return pki_open(p, dir, ca_days, leaf_days);
 }
 
 void pki_close(struct pki *p)
@@ -377,6 +394,14 @@ int pki_ensure(struct pki *p, const struct cert_spec *s)
 		return -1;
 	p->issued++;
 	return 1;
+}
+
+int pki_issue_for_key(struct pki *p, const struct cert_spec *s, EVP_PKEY *pub, const char *path)
+{
+	X509 *x = cert_make(s, 0, p->leaf_days, pub, p->ca_cert[s->ca], p->ca_key[s->ca]);
+	int rc = x ? pem_save(path, 0644, NULL, x, 0) : -1;
+	X509_free(x);
+	return rc;
 }
 
 int pki_ensure_keypair(struct pki *p, const char *id)

@@ -41,7 +41,7 @@ $(shell l="$(KUBE_BIN) $$(ls -lLn --time-style=+%s '$(KUBE_BIN)' 2>/dev/null | t
 KUBE_BUILT := $(BUILD)/.kube-built
 export KUBE_BUILT
 
-.PHONY: all help deps init kube images machines pxe serve upgrade tools check addons audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-images test-unit test-system test-long bench clean distclean \
+.PHONY: all help deps init kube images machines pxe serve enroll-list enroll-approve upgrade tools check addons audit drill fuzz pki-status cluster cluster-down cluster-status $(ROLES) test test-images test-unit test-system test-long bench clean distclean \
 	run-master run-node run-master-disk run-node-disk repro
 
 help: ## list the targets
@@ -118,12 +118,17 @@ $(OUT)/cluster/cluster.env: $(KILN_TOOL) $(CLUSTER) $(CLUSTER_STAMP) rootfs/etc/
 	@touch $@
 machines: $(OUT)/cluster/cluster.env $(ROLES) ## per machine: identity archive and disk image under out/machines/
 	@$(S)/mk-machines.sh $(OUT)/cluster
-# PXE_HTTP=URL: the tree will be served there over HTTP (lpxelinux); PXE_INTERFACE=IF: dnsmasq's interface.
-pxe: machines $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: kernels, initramfs, identities, pxelinux.cfg per MAC, dnsmasq.conf
-	@$(S)/mk-pxe.sh $(if $(PXE_HTTP),--http $(PXE_HTTP)) $(if $(PXE_INTERFACE),--interface $(PXE_INTERFACE)) $(OUT)/cluster
+# PXE_ENROLL=URL (required): where `make serve` runs, for the machines' enrollment; PXE_HTTP=URL: the tree will be
+# served there over HTTP (lpxelinux); PXE_INTERFACE=IF: dnsmasq's interface.
+pxe: $(OUT)/cluster/cluster.env $(ROLES) $(BUILD)/boot.cpio.gz ## the PXE boot tree out/pxe/: kernels, initramfs, public identities, pxelinux.cfg per MAC, dnsmasq.conf
+	@$(S)/mk-pxe.sh $(if $(PXE_ENROLL),--enroll $(PXE_ENROLL)) $(if $(PXE_HTTP),--http $(PXE_HTTP)) $(if $(PXE_INTERFACE),--interface $(PXE_INTERFACE)) $(OUT)/cluster
 # SERVE_ADDR=[IP:]PORT: where to listen (default every address, port 8080).
-serve: images ## serve each role's upgrade image over HTTP (initctl upgrade http://HOST:8080/<role>/system.img)
-	@$(S)/serve.sh $(if $(SERVE_ADDR),--addr $(SERVE_ADDR))
+serve: images ## serve each role's upgrade image and PXE enrollment over HTTP (initctl upgrade http://HOST:8080/<role>/system.img)
+	@$(S)/serve.sh --pki $(SECRETS) $(if $(SERVE_ADDR),--addr $(SERVE_ADDR))
+enroll-list: $(OUT)/cluster/cluster.env ## PXE machines' enrollment requests and their state
+	@CLUSTER=$(CLUSTER) SECRETS=$(SECRETS) $(S)/enroll.sh list
+enroll-approve: $(OUT)/cluster/cluster.env ## approve MACHINE's enrollment (FINGERPRINT=what its console shows)
+	@CLUSTER=$(CLUSTER) SECRETS=$(SECRETS) $(S)/enroll.sh approve $(MACHINE) $(if $(FINGERPRINT),--fingerprint "$(FINGERPRINT)")
 # The QEMU cluster boots QEMU_OUT's machines: out/ (the images as built, console shell or not as the cluster file
 # says) by default; QEMU_OUT=build/test/out (make test-images) boots the tests' copy with console shells, which
 # `make upgrade` needs (it runs initctl upgrade on each console). CLUSTER_BOOT=disk: each machine boots a copy of its

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define ENROLL_TOOL "/usr/libexec/kiln/enroll" /* rootfs/usr/libexec/kiln/enroll */
+
 #define RAMFS_MAGIC 0x858458f6
 #define TMPFS_MAGIC 0x01021994
 
@@ -40,6 +42,18 @@ static int root_is_initramfs(void)
 {
 	struct statfs f;
 	return statfs("/", &f) == 0 && ((unsigned long)f.f_type == RAMFS_MAGIC || (unsigned long)f.f_type == TMPFS_MAGIC);
+}
+
+/* A PXE machine's identity comes without its keys (enroll/conf in it): it makes them and enrolls with the build host
+ * before any service starts; the script waits for the operator's approval, saying so on the console. */
+static void early_enroll(void)
+{
+	char *argv[] = {ENROLL_TOOL, NULL};
+	int rc;
+	if (access("/etc/kiln/identity/enroll/conf", F_OK) != 0)
+		return;
+	if ((rc = early_run(argv)) != 0)
+		say("kiln: enroll: %s exited %d: services that need the machine's keys will fail", ENROLL_TOOL, rc);
 }
 
 static void early_boot(char **argv)
@@ -73,6 +87,7 @@ static void early_boot(char **argv)
 	early_hostname();
 	net_setup(&c);
 	early_sysctl("/etc/kiln/sysctl");
+	early_enroll();
 	if (c.shell)
 		emergency_shell();
 }

@@ -222,9 +222,19 @@ for top in "$secrets" "$out"; do
 done > "$w/host"
 cat "$w/host"
 problems=$(grep -c FAIL "$w/host" || :)
-[ ! -d "$out/pxe/kiln/machines" ] || report host:pxe/kiln/machines - "(on the build host)" 644 0 \
-	"note: the PXE tree's identity archives are readable by all: TFTP serves them to whoever asks"
 n=0
+# The PXE tree (make pxe) is served to whoever asks: no file of it, no file in any archive of it, may hold a private
+# key or the secret. Its machines' archives are public identities; the keys come by enrollment (scripts/enroll.sh).
+if [ -d "$out/pxe" ]; then
+	for a in $(find "$out/pxe" -type f -name '*.cpio.gz' | sort); do
+		audit "$a" pxe ""; n=$((n + 1))
+	done
+	keys_in "$out/pxe" | while read -r p fp; do
+		report "pxe" "$p" "$(awk -v f="$fp" '$1 == f { print $2 }' "$w/keys.txt")" - - "FAIL: a private key in the served PXE tree"
+	done > "$w/pxe"
+	cat "$w/pxe"
+	problems=$((problems + $(grep -c FAIL "$w/pxe" || :)))
+fi
 for role in master node; do
 	for a in "$out/$role/initramfs.cpio.gz" "$out/$role/disk.img"; do
 		[ -f "$a" ] || continue

@@ -1,24 +1,29 @@
 #!/bin/sh
-# mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED: the PXE boot tree (default out/pxe/)
+# mk-pxe.sh --enroll URL [--out DIR] [--http URL] [--interface IF] RENDERED: the PXE boot tree (default out/pxe/)
 # for every machine of a rendered cluster: pxelinux.0 and lpxelinux.0 (HTTP), ldlinux.c32, each role's kernel and
-# initramfs once, each machine's identity archive (from --machines, default out/machines/<name>/identity.cpio.gz),
-# pxelinux.cfg/01-<mac> per machine, a default entry that names an unknown machine and halts, and dnsmasq.conf:
-# static DHCP leases by MAC, TFTP of this tree, the boot file; with --http URL (where this tree is served over HTTP)
-# the boot file is lpxelinux.0 and everything after it comes over HTTP.
+# initramfs once, each machine's public identity archive, pxelinux.cfg/01-<mac> per machine, a default entry that
+# names an unknown machine and halts, and dnsmasq.conf: static DHCP leases by MAC, TFTP of this tree, the boot file;
+# with --http URL (where this tree is served over HTTP) the boot file is lpxelinux.0 and everything after it comes
+# over HTTP.
+# The tree is served to whoever asks, so it holds no private key and no secret: a machine's archive is its rendered
+# identity without them, plus enroll/conf: the machine makes its own keys and enrolls at --enroll URL (where
+# scripts/serve.sh runs on the build host; scripts/enroll.sh approves), which sends it certificates issued for its keys
+# and its role's shared secrets encrypted to it. The tree is checked for any private key before it is put in place.
 # Every input is checked before anything is written; the tree is built aside and renamed into place.
 . "$(dirname "$0")/lib.sh"
 
-final=$KILN_OUT/pxe machines=$KILN_OUT/machines http= iface=
+final=$KILN_OUT/pxe http= iface= enroll=
+usage="usage: mk-pxe.sh --enroll URL [--out DIR] [--http URL] [--interface IF] RENDERED"
 while [ $# -gt 1 ]; do
 	case $1 in
 	--out) final=$2; shift 2 ;;
-	--machines) machines=$2; shift 2 ;;
+	--enroll) enroll=$2; shift 2 ;;
 	--http) http=$2; shift 2 ;;
 	--interface) iface=$2; shift 2 ;;
-	*) die "unknown option '$1' (usage: mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED)" ;;
+	*) die "unknown option '$1' ($usage)" ;;
 	esac
 done
-rendered=${1:?usage: mk-pxe.sh [--out DIR] [--machines DIR] [--http URL] [--interface IF] RENDERED}
+rendered=${1:?$usage}
 [ -f "$rendered/cluster.env" ] || die "$rendered/cluster.env: no rendered cluster (run 'make' first)"
 . "$rendered/cluster.env"
 case $http in
@@ -26,6 +31,12 @@ case $http in
 http://*/) ;;
 *) die "--http '$http': expected the tree's URL, http://HOST[:PORT]/PATH/ (with the final /; lpxelinux has no https)" ;;
 esac
+case $enroll in
+'') die "--enroll URL missing: PXE machines make their own keys and enroll with the build host at that URL, where scripts/serve.sh runs (make pxe PXE_ENROLL=http://HOST:8080/)" ;;
+http://*/) ;;
+*) die "--enroll '$enroll': expected http://HOST[:PORT]/ (with the final /), where scripts/serve.sh runs" ;;
+esac
+case $enroll in *[!A-Za-z0-9./:_-]*) die "--enroll '$enroll': characters a URL of the build host does not have" ;; esac
 case $iface in *[!A-Za-z0-9._-]*) die "--interface '$iface': not an interface name" ;; esac
 
 pxelinux=/usr/lib/PXELINUX/pxelinux.0 lpxelinux=/usr/lib/PXELINUX/lpxelinux.0
@@ -38,7 +49,8 @@ roles=
 for m in $MASTERS $NODES; do
 	role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC)
 	echo "$mac" | grep -Eqx '([0-9a-f]{2}:){5}[0-9a-f]{2}' || die "machine $m: MAC '$mac' is not six lowercase hex pairs"
-	need "$machines/$m/identity.cpio.gz" "machine $m's identity archive: run 'make machines'"
+	[ -f "$rendered/machines/$m/identity/MANIFEST" ] && [ -f "$rendered/machines/$m/identity/own-keys" ] ||
+		die "$rendered/machines/$m/identity: machine $m's rendered identity (with own-keys): run 'make' (kiln render)"
 	case " $roles " in *" $role "*) ;; *) roles="$roles $role" ;; esac
 done
 for role in $roles; do
@@ -48,7 +60,29 @@ done
 [ -n "$roles" ] || die "$rendered: the cluster has no machines"
 
 t=$final.tmp
-trap 'rm -rf "$t"' EXIT
+trap 'rm -rf "$t" "$t.id"' EXIT
+
+# public_identity NAME ROLE MAC OUT: NAME's rendered identity without its keys (*.key) and the encryption
+# configuration, with enroll/conf and the full MANIFEST the machine applies once enrolled (enroll/MANIFEST; the
+# archive's own MANIFEST lists what it holds). Dies if anything left looks like a private key or the secret.
+public_identity() {
+	pi=$t.id/$1
+	rm -rf "$pi"; mkdir -p "$t.id"
+	cp -a "$rendered/machines/$1/identity" "$pi"
+	find "$pi" -name '*.key' -exec rm -f {} +
+	rm -f "$pi/pki/encryption-config.yaml"
+	mkdir -p "$pi/enroll"
+	mv "$pi/MANIFEST" "$pi/enroll/MANIFEST"
+	{ head -n 1 "$pi/enroll/MANIFEST"; grep -v '^#' "$pi/enroll/MANIFEST" | while read -r path rest; do
+		[ ! -f "$pi/$path" ] || echo "$path $rest"; done
+		echo "enroll/MANIFEST 0644 root 0:0"; echo "enroll/conf 0644 root 0:0"; } > "$pi/MANIFEST"
+	printf 'url=%s\nname=%s\nrole=%s\nmac=%s\ncluster=%s\n' "$enroll" "$1" "$2" "$3" "$CLUSTER_NAME" > "$pi/enroll/conf"
+	if grep -rlqE -e '-----BEGIN ([A-Z]+ )?PRIVATE KEY-----' -e 'client-key-data:' -e 'secret: ' "$pi"; then
+		die "$1: its public identity still holds a key or secret: $(grep -rlE -e 'PRIVATE KEY' -e 'client-key-data:' -e 'secret: ' "$pi" | head -n 3 | tr '\n' ' ')"
+	fi
+	"$KILN_TOP/scripts/mk-identity.sh" "$pi" "$4" || die "$1: cannot write its identity archive"
+	chmod 0644 "$4"
+}
 rm -rf "$t"; mkdir -p "$t/pxelinux.cfg" "$t/kiln/machines"
 cp "$pxelinux" "$lpxelinux" "$ldlinux" "$t/"
 first_kernel=
@@ -95,9 +129,9 @@ dhcp_hosts= n=0
 for m in $MASTERS $NODES; do
 	n=$((n + 1))
 	role=$(machine_field "$m" ROLE) mac=$(machine_field "$m" MAC) addr=$(machine_field "$m" ADDRESS)
-	# Readable by all: dnsmasq's TFTP serves the tree as an unprivileged user, and so to anyone on the network that
-	# asks. That is the exposure a PXE tree has until the identities stop travelling in it; make audit names it.
-	install -m 0644 "$machines/$m/identity.cpio.gz" "$t/kiln/machines/$m.cpio.gz"
+	# Readable by all: dnsmasq's TFTP serves the tree to anyone on the network that asks. So the archive is the
+	# identity without a private key or a secret (make audit checks every file of the tree).
+	public_identity "$m" "$role" "$mac" "$t/kiln/machines/$m.cpio.gz"
 	cat > "$t/pxelinux.cfg/01-$(echo "$mac" | tr : -)" <<-EOF
 		# kiln: $m ($role, $addr)
 		SERIAL 0 115200

@@ -314,12 +314,15 @@ finish() {
 trust_libs= cluster=
 image_trust() {
 	env=$KILN_OUT/cluster/cluster.env pub=$KILN_OUT/cluster/image-signing.pub verify=$KILN_BUILD/tools/kiln-verify
-	for f in "$env" "$pub" "$verify"; do [ -f "$f" ] || die "missing $f: run 'make' (the kiln tool and kiln render) first"; done
+	enroll=$KILN_BUILD/tools/kiln-enroll
+	for f in "$env" "$pub" "$verify" "$enroll"; do [ -f "$f" ] || die "missing $f: run 'make' (the kiln tool and kiln render) first"; done
 	cluster=$(sed -n 's/^CLUSTER_NAME=//p' "$env")
 	[ -n "$cluster" ] || die "$env names no cluster"
 	cp "$pub" "$st/etc/kiln/image-signing.pub"; origin /etc/kiln/image-signing.pub "render:out/cluster/image-signing.pub"
 	cp "$verify" "$st/usr/sbin/kiln-verify"; origin /usr/sbin/kiln-verify "build:tools/"
-	trust_libs=$(elf_needs "$verify" | tr '\n' ' ')
+	# A PXE machine's enrollment (/usr/libexec/kiln/enroll): its own keys, the answer's checks (the same libcrypto).
+	cp "$enroll" "$st/usr/sbin/kiln-enroll"; origin /usr/sbin/kiln-enroll "build:tools/"
+	trust_libs=$( (elf_needs "$verify"; elf_needs "$enroll") | sort -u | tr '\n' ' ')
 }
 
 say "$role: staging in ${final#"$KILN_TOP"/}"

@@ -183,9 +183,16 @@ CLUSTER_TESTS := $(filter tests/system/6%,$(SYSTEM_TESTS))
 LANE_A := tests/system/{35,43,44,45,48,50}-*.t
 LANES := $(if $(filter 1,$(shell nproc 2>/dev/null)),1,2)
 PROVE := prove -v --merge --timer
-run_system = rc=0; \
-	$(PROVE) -j$(LANES) --rules='seq=$(LANE_A)' --rules='seq=**' $(filter-out $(CLUSTER_TESTS),$(SYSTEM_TESTS)) || rc=1; \
-	$(PROVE) $(CLUSTER_TESTS) || rc=1; exit $$rc
+# A failure's summary is printed again at the very end (CI keeps the end of the output): which file, which checks.
+run_system = rc=0; mkdir -p $(BUILD); \
+	{ $(PROVE) -j$(LANES) --rules='seq=$(LANE_A)' --rules='seq=**' $(filter-out $(CLUSTER_TESTS),$(SYSTEM_TESTS)) 2>&1 || \
+		echo "kiln: system lanes failed"; } | tee $(BUILD)/test-lanes.log; \
+	! grep -q '^kiln: system lanes failed' $(BUILD)/test-lanes.log || rc=1; \
+	$(PROVE) $(CLUSTER_TESTS) || rc=1; \
+	if [ $$rc != 0 ] && grep -q '^kiln: system lanes failed' $(BUILD)/test-lanes.log; then \
+		echo "== the system lanes failed: (all of it in $(BUILD)/test-lanes.log)"; \
+		grep -E '^not ok|Dubious|^Bail out' $(BUILD)/test-lanes.log | cut -c1-300; \
+		sed -n '/^Test Summary Report/,$$p' $(BUILD)/test-lanes.log; fi; exit $$rc
 test-system: all test-images ## TAP system tests under prove
 	@export SECRETS=$(SECRETS); $(run_system)
 test-long: all test-images ## long soaks and fuzzing (every system test with KILN_LONG=1: the upgrades of the example cluster, its drill and m1 off with Kubernetes)

@@ -117,8 +117,11 @@ void probe_cancel(struct svc *s)
 	if (s->probe_fd >= 0)
 		close(s->probe_fd);
 	s->probe_fd = -1;
-	if (s->probe_pid > 0)
+	if (s->probe_pid > 0) {
 		kill(-s->probe_pid, SIGKILL); /* reaped by main; probe_exec_exited finds it then */
+		/* one not reaped yet (uninterruptible sleep) is killed again then, not on every tick */
+		s->probe_deadline = now_ms() + PROBE_KILL_AGAIN_MS;
+	}
 }
 
 void notify_socket_path(const struct svc *s, char *path, size_t len)

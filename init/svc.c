@@ -365,8 +365,10 @@ int64_t svc_next_deadline(void)
 		switch (s->state) {
 		case ST_SCHEDULED: CONSIDER(s->next_run); break;
 		case ST_BACKOFF: CONSIDER(s->restart_at); break;
-		case ST_READY: /* a restarted one counts for the boot summary once it has stayed up */
-			if (!summary_done && s->restarts && s->restarts < BOOT_CRASHES_TOLERATED)
+		case ST_READY: /* a restarted one counts for the boot summary once it has stayed up; once that time has
+				* passed, only another event can change the summary (a past deadline would wake every ms) */
+			if (!summary_done && s->restarts && s->restarts < BOOT_CRASHES_TOLERATED &&
+			    s->started + BOOT_STABLE_MS > now_ms())
 				CONSIDER(s->started + BOOT_STABLE_MS);
 			break;
 		case ST_STOPPING: CONSIDER(s->stop_deadline); break;

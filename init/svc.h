@@ -9,6 +9,7 @@
 
 #define PROBE_EXEC_MAX_MS 15000 /* an exec probe still running then is killed */
 #define PROBE_CONNECT_MAX_MS 1000
+#define PROBE_KILL_AGAIN_MS 5000 /* a killed probe still there is killed again then */
 
 enum svc_state {
 	ST_WAITING,  /* requirements not ready yet */

@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 49
+plan 53
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -420,5 +420,45 @@ st=$(sb_ctl status spinner)
 check "init still answers: $(echo "$st" | awk '$1 == "spinner" { print $1, $2, "pid", $3 }')" sh -c "echo '$st' | grep -Eq '^spinner +(ready|starting) '"
 sb_stop TERM
 [ -z "$cgroup" ] || cg_clean
+check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
+# ---------------------------------------------------------------- run 6: past deadlines do not spin the loop
+# once crashes at its first start and then stays up; slow keeps the boot summary open (never ready). 10 s after
+# once's restart its stable time has passed: the summary must not wake the loop every millisecond from then on.
+# stuck's readiness probe freezes itself (a v1 freezer cgroup: SIGKILL does not end it until thawed, as in
+# uninterruptible sleep): past the probe's deadline (15 s) it is killed, and again every 5 s, not on every tick.
+sb_new "$T/6"
+sb_script once "[ -e $SB/once.crashed ] || { touch $SB/once.crashed; exit 1; }; exec sleep 1020"
+sb_service once "command = $SB/bin/once"
+sb_service slow "command = /bin/sleep 1021
+ready = notify 3
+ready_timeout = 600"
+fz=/sys/fs/cgroup/freezer/kiln-pidns.$$
+if [ -d /sys/fs/cgroup/freezer ] && mkdir "$fz" 2>/dev/null && echo FROZEN > "$fz/freezer.state"; then
+	sb_service stuck "command = /bin/sleep 1022
+ready = exec /bin/sh -c 'echo \$\$ > $fz/cgroup.procs; exit 0'
+ready_timeout = 600"
+else
+	fz=
+fi
+# wakeups: init's voluntary context switches and its CPU time (clock ticks) so far
+wakeups() { awk '/^voluntary_ctxt_switches:/ { print $2 }' "/proc/$SB_IPID/status"; }
+cputicks() { awk '{ print $14 + $15 }' "/proc/$SB_IPID/stat"; }
+SB_LIMIT=60 sb_start
+sleep 12.5 # once restarted at 1 s, stable since 11 s
+w0=$(wakeups) c0=$(cputicks); sleep 2; w1=$(wakeups) c1=$(cputicks)
+check "a stable time past while the summary is open: init woke $((w1 - w0)) times in 2 s ($((c1 - c0)) ticks of CPU)" \
+	test $((w1 - w0)) -lt 40
+if [ -n "$fz" ]; then
+	sleep 3 # the probe's deadline (15 s) passed: killed, not reaped
+	w0=$(wakeups) c0=$(cputicks); sleep 3; w1=$(wakeups) c1=$(cputicks)
+	check "a killed probe not yet reaped: init woke $((w1 - w0)) times in 3 s ($((c1 - c0)) ticks of CPU)" \
+		test $((w1 - w0)) -lt 60
+	echo THAWED > "$fz/freezer.state"
+else
+	skip "no v1 freezer cgroup here to hold a killed probe"
+fi
+check "the summary was still open (slow not ready)" sh -c "! grep -Eq 'kiln: (ready|degraded):' '$SB/console'"
+sb_stop TERM
+[ -z "$fz" ] || rmdir "$fz" 2>/dev/null
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
 done_testing

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,27 @@ void child_reset(void)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* In the child: no descriptor of init's crosses exec but 0, 1, 2 and KEEP (the readiness fd, or -1). Most are
+ * close-on-exec already; this holds for any that is not (a pipe end, /dev/null, a log file). */
+void child_close_fds(int keep)
+{
+	struct rlimit rl;
+	int max = 65536;
+	if (keep < 3) {
+		if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
+			return;
+	} else if ((keep == 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0) &&
+		   syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) {
+		return;
+	}
+	/* a kernel before 5.9: one close per possible descriptor */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max)
+		max = (int)rl.rlim_cur;
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep)
+			close(fd);
 }
 
 pid_t child_start(char *const argv[], int on_console)
@@ -36,6 +59,7 @@ pid_t child_start(char *const argv[], int on_console)
 				close(fd);
 		}
 	}
+	child_close_fds(-1);
 	execv(argv[0], argv);
 	_exit(127);
 }

@@ -214,9 +214,11 @@ void block_dev_node(const char *name, const char *path);
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
 /* child.c: fork and exec ARGV as a child of PID 1 with its signals reset (ON_CONSOLE: in a session of its own with
  * /dev/console as its terminal and stdio); the child's pid, or -1. child_reset: the signals part, for spawn.c.
+ * child_close_fds: in a child, every descriptor above 2 closed but KEEP (or -1), whether close-on-exec or not.
  * early_run: ARGV run to its end, feeding the trial's watchdog; its exit status, 128+signal, or -1. */
 pid_t child_start(char *const argv[], int on_console);
 void child_reset(void);
+void child_close_fds(int keep);
 int early_run(char *const argv[]);
 /* trial.c: the trial boot of an upgrade. main hands it the boot summary (trial_summary) and the time (trial_tick);
  * each returns 1 when the trial failed and the machine must reboot into the default slot. */

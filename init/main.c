@@ -11,6 +11,7 @@
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,11 +31,25 @@ static void console_setup(void)
 	}
 }
 
-/* Pipes and sockets must never land on 0, 1 or 2: a service's dup2() would then clobber them. */
+/* Pipes and sockets must never land on 0, 1 or 2: a service's dup2() would then clobber them. The first
+ * /dev/null above 2 is not kept: a child would inherit it. */
 static void std_fds(void)
 {
-	for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR))
+	int fd;
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
 		;
+	if (fd > 2)
+		close(fd);
+}
+
+/* What init was started with above 2 (a sandboxed init's test harness, a first stage's leftover) stays init's. */
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+static void inherited_cloexec(void)
+{
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (int fd = 3; fd < 1024; fd++) /* a kernel before 5.11 */
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* kiln.root applies to the first stage only: after the switch, / is the slot's ext4. */
@@ -226,6 +241,7 @@ int main(int argc, char **argv)
 	}
 	console_nonblock();
 	std_fds();
+	inherited_cloexec();
 	sfd = signals_fd();
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (sfd < 0 || tfd < 0)

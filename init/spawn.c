@@ -141,27 +141,6 @@ static void child_stdio(const struct svc *s, int probe)
 	dup2(probe || s->log_w < 0 ? null : s->log_w, 2);
 }
 
-/* In the child: no descriptor of init's crosses exec but 0, 1, 2 and KEEP (the readiness fd, or -1). Most are
- * close-on-exec already; this holds for any that is not (a pipe end, /dev/null, a log file). */
-static void close_inherited(int keep)
-{
-	struct rlimit rl;
-	int max = 65536;
-	if (keep < 3) {
-		if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
-			return;
-	} else if ((keep == 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) == 0) &&
-		   syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) {
-		return;
-	}
-	/* a kernel before 5.9: one close per possible descriptor */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max)
-		max = (int)rl.rlim_cur;
-	for (int fd = 3; fd < max; fd++)
-		if (fd != keep)
-			close(fd);
-}
-
 /* In the child, as root: keep the permitted capabilities through setuid (the ones asked for are set after it). */
 static int keep_caps(unsigned long long caps)
 {
@@ -204,7 +183,7 @@ static void child_exec(struct svc *s, char **argv, char **env, const struct who 
 		else
 			fcntl(fd, F_SETFD, 0);
 	}
-	close_inherited(notify_w >= 0 ? atoi(s->d.ready_arg) : -1);
+	child_close_fds(notify_w >= 0 ? atoi(s->d.ready_arg) : -1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < NOFILE_HARD) {
 		rl.rlim_max = NOFILE_HARD;
 		setrlimit(RLIMIT_NOFILE, &rl); /* only root may raise it: a sandboxed init keeps what it has */

@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 53
+plan 56
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -128,6 +128,13 @@ spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }
 fdpid=$(spgrep -fx '/bin/sleep 1001' | head -n 1)
 fds=$(ls "/proc/${fdpid:-none}/fd" 2>&1 | tr '\n' ' ')
 check "a service has only descriptors 0, 1 and 2 from init: $fds" test "$fds" = "0 1 2 "
+jobpid=$(spgrep -fx '/bin/sleep 100' | head -n 1)
+fds=$(ls "/proc/${jobpid:-none}/fd" 2>&1 | tr '\n' ' ')
+check "so has a job: $fds" test "$fds" = "0 1 2 "
+# init's own: every descriptor above 2 close-on-exec (O_CLOEXEC, 02000000 in fdinfo's octal flags)
+open=$(cd "/proc/$SB_IPID/fdinfo" && for f in *; do [ "$f" -gt 2 ] || continue
+	awk -v f="$f" '/^flags:/ && int(substr($2, length($2) - 6, 1) / 2) % 2 == 0 { print f }' "$f"; done | tr '\n' ' ')
+check "init holds no descriptor above 2 without close-on-exec: ${open:-none}" test -z "$open"
 caps() { p=$(spgrep -fx "/bin/sleep $1" | head -n 1); grep -E '^(Uid|CapEff|CapAmb):' "/proc/${p:-none}/status" | tr -s '\t' ' ' | tr '\n' ' '; }
 c=$(caps 1002)
 check "capabilities = net_bind_service: uid 65534 keeps CAP_NET_BIND_SERVICE alone, effective and ambient: $c" \
@@ -440,6 +447,10 @@ ready_timeout = 600"
 else
 	fz=
 fi
+# probed's readiness probe runs long: what it inherits from init can be seen
+sb_service probed "command = /bin/sleep 1023
+ready = exec /bin/sleep 1024
+ready_timeout = 600"
 # wakeups: init's voluntary context switches and its CPU time (clock ticks) so far
 wakeups() { awk '/^voluntary_ctxt_switches:/ { print $2 }' "/proc/$SB_IPID/status"; }
 cputicks() { awk '{ print $14 + $15 }' "/proc/$SB_IPID/stat"; }
@@ -457,6 +468,9 @@ if [ -n "$fz" ]; then
 else
 	skip "no v1 freezer cgroup here to hold a killed probe"
 fi
+p=$(spgrep -fx '/bin/sleep 1024' | head -n 1)
+fds=$(ls "/proc/${p:-none}/fd" 2>&1 | tr '\n' ' ')
+check "a readiness probe has only descriptors 0, 1 and 2 from init: $fds" test "$fds" = "0 1 2 "
 check "the summary was still open (slow not ready)" sh -c "! grep -Eq 'kiln: (ready|degraded):' '$SB/console'"
 sb_stop TERM
 [ -z "$fz" ] || rmdir "$fz" 2>/dev/null

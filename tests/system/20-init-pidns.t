@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 56
+plan 58
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -19,6 +19,8 @@ fi
 command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare and nsenter (util-linux) are needed"
 [ "$(id -u)" -eq 0 ] || bail "a PID namespace needs root here"
 
+# spgrep ARGS: pgrep inside the current sandbox's PID namespace only (another run of this test may be going on beside it)
+spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-pidns.XXXXXX")
 trap 'sb_cleanup; rm -rf "$T"' EXIT
 now='$(date +%s.%N)'
@@ -123,8 +125,6 @@ check "degraded line: counts and exactly the failed services" \
 	grep -Eq '^kiln: degraded: 12 of 17 services ready in [0-9]+\.[0-9][0-9]s \(failed: crashy missing cyc-a cyc-b lonely\)$' "$SB/console"
 check "the missing binary is reported as not found (while the others run)" \
 	sh -c "grep -q '^kiln: missing: /nonexistent/kiln-missing: not found$' '$SB/console' && ! grep -q 'missing: .*restarting' '$SB/console'"
-# spgrep ARGS: pgrep inside this sandbox's PID namespace only (another run of this test may be going on beside it)
-spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }
 fdpid=$(spgrep -fx '/bin/sleep 1001' | head -n 1)
 fds=$(ls "/proc/${fdpid:-none}/fd" 2>&1 | tr '\n' ' ')
 check "a service has only descriptors 0, 1 and 2 from init: $fds" test "$fds" = "0 1 2 "
@@ -428,6 +428,26 @@ check "init still answers: $(echo "$st" | awk '$1 == "spinner" { print $1, $2, "
 sb_stop TERM
 [ -z "$cgroup" ] || cg_clean
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
+# ---------------------------------------------------------------- run 7: the boot summary after crashes
+# svc.c's rule: a service that crashed counts as ready once it has stayed up 10 s since its restart; a third crash
+# makes it failed. 7a: crasher crashes once, then stays up: ready, not before 10 s after its restart (at 1 s). 7b:
+# it crashes three times (it would stay up from its fourth start, at 7 s): degraded at the third crash (3 s), naming
+# it. Both run in the background, one after the other, beside run 6; checked after it.
+summary_run() { # DIR CRASHES
+	sb_new "$1"
+	sb_script crasher "n=\$(cat $SB/n 2>/dev/null || echo 0); echo \$((n + 1)) > $SB/n; [ \$n -ge $2 ] || exit 1
+echo >&3; exec sleep 1030"
+	sb_service crasher "command = $SB/bin/crasher
+ready = notify 3"
+	sb_service steady "command = /bin/sleep 1031"
+	SB_LIMIT=40 sb_start
+	sb_wait "$SB/console" 'kiln: (ready|degraded):' 25
+	sb_stop TERM
+	echo "$SB_RC" > "$SB/rc"
+}
+(summary_run "$T/7a" 1; summary_run "$T/7b" 3) > /dev/null 2>&1 &
+bgsummary=$!
+
 # ---------------------------------------------------------------- run 6: past deadlines do not spin the loop
 # once crashes at its first start and then stays up; slow keeps the boot summary open (never ready). 10 s after
 # once's restart its stable time has passed: the summary must not wake the loop every millisecond from then on.
@@ -475,4 +495,13 @@ check "the summary was still open (slow not ready)" sh -c "! grep -Eq 'kiln: (re
 sb_stop TERM
 [ -z "$fz" ] || rmdir "$fz" 2>/dev/null
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
+wait "$bgsummary"
+l=$(grep -E 'kiln: (ready|degraded):' "$T/7a/console")
+check "7a: a service that crashed once and then stayed up: ready, once up 10 s since its restart: $l" sh -c "
+	echo '$l' | grep -Eq '^kiln: ready: 2 services in ([0-9]+)\.[0-9][0-9]s\$' &&
+	[ \$(echo '$l' | sed 's/.* in \([0-9]*\)\..*/\1/') -ge 11 ] && [ \$(cat '$T/7a/n') = 2 ] && [ \$(cat '$T/7a/rc') = 0 ]"
+l=$(grep -E 'kiln: (ready|degraded):' "$T/7b/console")
+check "7b: a service that crashed three times: degraded at the third crash, naming it: $l" sh -c "
+	echo '$l' | grep -Eq '^kiln: degraded: 1 of 2 services ready in [0-9]+\.[0-9][0-9]s \\(failed: crasher\\)\$' &&
+	t=\$(echo '$l' | sed 's/.* in \([0-9]*\)\..*/\1/') && [ \$t -ge 3 ] && [ \$t -lt 5 ] && [ \$(cat '$T/7b/rc') = 0 ]"
 done_testing

@@ -122,15 +122,14 @@ static void drop(int i)
 	clients[i] = clients[--nclients];
 }
 
-/* New connections: the oldest client makes room when the table is full. */
+/* New connections while there is room. With the table full the rest wait in the listen queue, and the socket is
+ * not polled, until one is answered or dropped at its deadline: a request sent is never lost to a burst, and silent
+ * clients delay the others by CLIENT_MS at most. */
 static void accept_all(int lfd)
 {
 	int fd;
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (nclients == CLIENTS_MAX)
-			drop(0);
+	while (nclients < CLIENTS_MAX && (fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
 		clients[nclients++] = (struct client){.fd = fd, .deadline = now_ms() + CLIENT_MS};
-	}
 }
 
 static void client_readable(int i)
@@ -161,7 +160,8 @@ int control_fill_poll(int lfd, struct pollfd *p, int max)
 	int n = 0;
 	if (lfd < 0 || max < 1 + nclients)
 		return 0;
-	p[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+	if (nclients < CLIENTS_MAX)
+		p[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 	for (int i = 0; i < nclients; i++)
 		p[n++] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
 	return n;

@@ -8,7 +8,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 58
+plan 59
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -230,6 +230,16 @@ check "initctl exit codes: 1 for an unknown service, 2 for bad usage" sh -c "
 	ctl() { KILN_RUN='$SB/run' timeout 5 '$initctl' \"\$@\" 2>/dev/null; }
 	ctl status nosuch; a=\$?; ctl restart nosuch; b=\$?; ctl frobnicate x; c=\$?; ctl start; d=\$?
 	echo \$a \$b \$c \$d; [ \$a\$b\$c\$d = 1122 ]"
+# a burst: 12 clients connect at once and send their request 0.3 s later (more than init's 8 client slots)
+: > "$SB/burst"; pids=
+i=0; while [ $i -lt 12 ]; do
+	{ (sleep 0.3; echo 'status healthy') | socat -t 3 - "UNIX-CONNECT:$SB/run/control.sock" 2>/dev/null | head -c 1 |
+		grep -q 0 && echo >> "$SB/burst"; } &
+	pids="$pids $!"; i=$((i + 1))
+done
+wait $pids
+check "a burst of 12 clients that connect at once and send a moment later: $(wc -l < "$SB/burst") of 12 answered" \
+	test "$(wc -l < "$SB/burst")" = 12
 check "log rotation at log_size keeps log_keep files" sh -c "
 	ls -l '$SB/log'; [ -s '$SB/log/chatty.log.1' ] && [ -s '$SB/log/chatty.log.2' ] && [ ! -e '$SB/log/chatty.log.3' ] &&
 	[ \$(stat -c %s '$SB/log/chatty.log') -le 1024 ] && [ \$(stat -c %s '$SB/log/chatty.log.1') -le 1024 ] &&

@@ -2,10 +2,15 @@
  * back to the first step once a run has lasted a healthy minute (constants in kiln.h). Pure. */
 #include "kiln.h"
 
+/* Every delay, when set: a sandboxed init's fault test (KILN_BACKOFF_MS, main.c) makes a thousand restarts in seconds. */
+int64_t backoff_fixed_ms;
+
 /* The delay before start number ATTEMPT+1 of a service that has failed ATTEMPT+1 times in a row. */
 int64_t backoff_delay(int attempt)
 {
 	int64_t d = BACKOFF_FIRST_MS;
+	if (backoff_fixed_ms > 0)
+		return backoff_fixed_ms;
 	for (int i = 0; i < attempt && d < BACKOFF_MAX_MS; i++)
 		d *= 2;
 	return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;

@@ -91,6 +91,7 @@ int deps_find(struct svc_def **defs, int n, const char *name);
 #define BACKOFF_RESET_MS 60000
 int64_t backoff_delay(int attempt);
 int64_t backoff_after_exit(int *attempt, int64_t ran_ms);
+extern int64_t backoff_fixed_ms; /* 0, or every delay (a sandboxed fault test) */
 int64_t probe_interval(int64_t started_for); /* ms between readiness checks */
 
 /* ---- scheduled jobs (sched.c) ---- */

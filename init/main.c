@@ -239,6 +239,8 @@ int main(int argc, char **argv)
 		cmdline_parse(getenv("KILN_CMDLINE"), &c);
 		memcpy(svc_disabled, c.disable, sizeof svc_disabled);
 	}
+	if (sandbox && getenv("KILN_BACKOFF_MS")) /* the fault test's restarts: every delay this short */
+		backoff_fixed_ms = strtoll(getenv("KILN_BACKOFF_MS"), NULL, 10);
 	console_nonblock();
 	std_fds();
 	inherited_cloexec();

@@ -98,6 +98,12 @@ static void backoff_sequence(void **state)
 	assert_int_equal(backoff_after_exit(&a, BACKOFF_RESET_MS), BACKOFF_FIRST_MS);
 	assert_int_equal(backoff_after_exit(&a, 100), 2 * BACKOFF_FIRST_MS);
 	assert_int_equal(backoff_delay(0), BACKOFF_FIRST_MS);
+	/* the sandbox's fault test: every delay the one it sets, however long the crash loop */
+	backoff_fixed_ms = 10;
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(backoff_after_exit(&a, 1), 10);
+	backoff_fixed_ms = 0;
+	assert_int_equal(backoff_after_exit(&a, BACKOFF_RESET_MS), BACKOFF_FIRST_MS);
 }
 
 static void schedule(void **state)

@@ -10,7 +10,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 59
+plan 61
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -335,8 +335,19 @@ if mount -t cgroup2 none "$SB/cg"; then
 	sb_script keeper "sleep 1006 & exec sleep 1007"
 	sb_service keeper "command = $SB/bin/keeper
 kill = process"
+	# limits, where this cgroup2 has the controllers (not where a v1 hierarchy holds them): limited tries 50
+	# children under pids_max = 20, counting those it got (the shell ends at the first fork refused)
+	limits=
+	grep -qw pids "$SB/cg/cgroup.subtree_control" && grep -qw memory "$SB/cg/cgroup.subtree_control" && limits=1
+	if [ -n "$limits" ]; then
+		sb_script limited "i=0; while [ \$i -lt 50 ]; do sleep 1050 & i=\$((i + 1)); echo \$i > $SB/forked; done; exec sleep 1051"
+		sb_service limited "command = $SB/bin/limited
+restart = never
+pids_max = 20
+memory_max = 64M"
+	fi
 	KILN_CGROUP=$SB/cg sb_start
-	sb_wait "$SB/console" 'kiln: ready:' 10
+	sb_wait "$SB/console" 'kiln: (ready|degraded):' 10
 	sb_kill -9 "$(sb_pid tree)" "$(sb_pid keeper)" 2>/dev/null
 	sb_wait "$SB/console" 'kiln: tree: killed by signal 9' 5 && sb_wait "$SB/console" 'kiln: keeper: killed by signal 9' 5
 	sleep 1.5 # the restarts (1 s)
@@ -347,10 +358,20 @@ kill = process"
 	st=$(sb_ctl status)
 	check "initctl status shows each service's CPU time from its cgroup: $(echo "$st" | awk '$1 == "tree"')" \
 		sh -c "echo '$st' | head -n 1 | grep -Eq ' MEMORY +CPU +LAST' && echo '$st' | grep -Eq '^tree +ready +[0-9]+ +1 +[0-9]+s +[-0-9.M]+ +[0-9]+\.[0-9][0-9]s '"
+	if [ -n "$limits" ]; then
+		g=$SB/cg/kiln/limited
+		pm=$(cat "$g/pids.max") mm=$(cat "$g/memory.max") e=$(awk '$1 == "max" { print $2 }' "$g/pids.events")
+		n=$(cat "$SB/forked" 2>/dev/null || echo 0)
+		check "pids_max = 20: pids.max reads $pm; $n of 50 children got through, $e forks refused (pids.events)" \
+			sh -c "[ '$pm' = 20 ] && [ $n -ge 1 ] && [ $n -lt 20 ] && [ '${e:-0}' -ge 1 ]"
+		check "memory_max = 64M: memory.max reads $mm" test "$mm" = 67108864
+	else
+		for i in 1 2; do skip "limits: the pids and memory controllers are not enabled in this cgroup2 (it has: $(cat "$SB/cg/cgroup.controllers")): a v1 hierarchy holds them"; done
+	fi
 	sb_stop TERM
 	cg_clean
 else
-	for i in 1 2 3; do skip "cannot mount cgroup2 here"; done
+	for i in 1 2 3 4 5; do skip "cannot mount cgroup2 here"; done
 fi
 
 # ---------------------------------------------------------------- run 4: faults at once, then nothing leaked

@@ -24,19 +24,22 @@ command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare 
 # spgrep ARGS: pgrep inside the current sandbox's PID namespace only (another run of this test may be going on beside it)
 spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-pidns.XXXXXX")
-# cg_clean: the sandbox's groups removed (once their last processes are gone) and the cgroup2 unmounted
+# cg_clean [DIR]: the sandbox's (DIR's) groups removed (once their last processes are gone) and the cgroup2 unmounted
 cg_clean() {
-	i=0
+	c=${1:-$SB}/cg i=0
 	while [ $i -lt 50 ]; do
-		for d in "$SB"/cg/kiln/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
-		rmdir "$SB/cg/kiln" 2>/dev/null && break
-		[ -d "$SB/cg/kiln" ] || break
+		for d in "$c"/kiln/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+		rmdir "$c/kiln" 2>/dev/null && break
+		[ -d "$c/kiln" ] || break
 		sleep 0.1; i=$((i + 1))
 	done
-	umount "$SB/cg" 2>/dev/null
+	umount "$c" 2>/dev/null
 }
-# on the way out, whatever is left: the current sandbox, run 4's (set aside while runs 5 and 6 go), its console reader
-trap 'sb_cleanup; [ -z "${r4_UPID:-}" ] || kill -9 "$r4_UPID"; [ -z "${catpid:-}" ] || kill -9 "$catpid"; cg_clean; rm -rf "$T"' EXIT
+# on the way out, whatever is left: run 6's frozen probe thawed (it dies then), the current sandbox, run 4's (set aside
+# while runs 5 and 6 go), its console reader
+fz=
+trap '[ -z "$fz" ] || echo THAWED > "$fz/freezer.state"; sb_cleanup; [ -z "${r4_UPID:-}" ] || kill -9 "$r4_UPID"
+[ -z "${catpid:-}" ] || kill -9 "$catpid"; cg_clean; [ -z "${r4_UPID:-}" ] || cg_clean "$r4_SB"; [ -z "$fz" ] || { sleep 0.5; rmdir "$fz"; }; rm -rf "$T"' EXIT
 now='$(date +%s.%N)'
 
 # ---------------------------------------------------------------- run 1: a degraded boot
@@ -500,6 +503,7 @@ check "a readiness probe has only descriptors 0, 1 and 2 from init: $fds" test "
 check "the summary was still open (slow not ready)" sh -c "! grep -Eq 'kiln: (ready|degraded):' '$SB/console'"
 sb_stop TERM
 [ -z "$fz" ] || rmdir "$fz" 2>/dev/null
+fz=
 check "and it shuts down in order (exit 0)" test "$SB_RC" -eq 0
 
 # ---------------------------------------------------------------- run 4: continued, the console reads again

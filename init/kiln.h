@@ -212,6 +212,15 @@ void emergency_shell(void);
  * for up to WAIT_MS (the trial's watchdog fed meanwhile): 0 with its node in DEV, or -1 with ENOENT. */
 void block_dev_node(const char *name, const char *path);
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
+/* pollwait.c: asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a
+ * trial boot's watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
+int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
+/* What a FOUND callback looks for (KEY: a label, a disk, a MAC) and where it writes the name it found. */
+struct poll_want {
+	const char *key;
+	char *out;
+	size_t outlen;
+};
 /* child.c: fork and exec ARGV as a child of PID 1 with its signals reset (ON_CONSOLE: in a session of its own with
  * /dev/console as its terminal and stdio); the child's pid, or -1. child_reset: the signals part, for spawn.c.
  * early_run: ARGV run to its end, feeding the trial's watchdog; its exit status, 128+signal, or -1. */
@@ -243,15 +252,6 @@ void console_nonblock(void); /* PID 1: say() never waits for the console (lines 
  * what poll said (a console with no reader at all, POLLERR or POLLHUP, is not polled again until a line gets through). */
 int say_pending(void);
 void say_flush(short revents);
-/* Asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a trial boot's
- * watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
-int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
-/* What a FOUND callback looks for (KEY: a label, a disk, a MAC) and where it writes the name it found. */
-struct poll_want {
-	const char *key;
-	char *out;
-	size_t outlen;
-};
 int64_t now_ms(void);
 int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);

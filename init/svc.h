@@ -89,6 +89,8 @@ void svc_close_logs(void);
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */
 pid_t spawn_service(struct svc *s, int notify_w);
 pid_t spawn_probe(struct svc *s);
+/* ready = sd_notify: where the service's socket is, as its NOTIFY_SOCKET says (probe.c binds it) */
+void notify_socket_path(const struct svc *s, char *path, size_t len);
 
 /* probe.c: readiness checks; each returns 1 when the service is ready now (svc.c then sets it so) */
 int probe_run(struct svc *s, int64_t now);
@@ -97,7 +99,6 @@ void probe_cancel(struct svc *s);
 int probe_notify_readable(struct svc *s);
 /* ready = sd_notify: the service's datagram socket, bound at *PATH (LEN) for NOTIFY_SOCKET; -1 if it cannot be. */
 int notify_socket_open(const struct svc *s, char *path, size_t len);
-void notify_socket_path(const struct svc *s, char *path, size_t len);
 /* Closes a starting service's notify fd or socket (and removes the socket's name). */
 void notify_close(struct svc *s);
 int probe_exec_exited(struct svc *s, int status, int64_t now);

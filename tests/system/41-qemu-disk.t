@@ -41,9 +41,9 @@ if vm_wait ro 'kiln: (ready|degraded):' 120 && vm_log ro | grep -q 'kiln: data: 
 else not_ok "a DATA e2fsck cannot repair is said and degrades the boot"; diag "$(vm_log ro | grep -a 'kiln:' | tail -n 15)"; fi
 out=$(vm_run ro "grep ' /data ' /proc/mounts" 20)
 if echo "$out" | grep -Eq '^/dev/vda4 /data ext4 ro'; then ok "/data is DATA (vda4), read-only"; else not_ok "/data is DATA, read-only"; diag "$out"; fi
-out=$(vm_run ro "initctl status etcd; pgrep -x etcd || echo no etcd" 20)
+out=$(vm_run ro "initctl status etcd; initctl status | awk '\$1 == \"etcd\" { print \"etcd is \" \$2 }'" 20)
 if echo "$out" | grep -q 'not started: it keeps its data on DATA, and DATA (/dev/vda4) is read-only: e2fsck -p exited 4' &&
-	echo "$out" | grep -qx 'no etcd'; then
+	echo "$out" | grep -qx 'etcd is failed'; then
 	ok "etcd not started on a DATA left with errors, and initctl status says why"
 else not_ok "etcd not started on a damaged DATA, with its reason"; diag "$out"; fi
 vm_kill ro

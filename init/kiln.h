@@ -110,6 +110,39 @@ int logfile_write(struct logfile *l, const char *buf, size_t len);
 int logfile_rotate(struct logfile *l);
 void logfile_close(struct logfile *l);
 
+/* ---- records to the log writer and their queue (logrec.c) ---- */
+#define LOGREC_MAX 4096 /* PIPE_BUF: a record written to a pipe at once is read whole, never mixed with another */
+#define LOGREC_HEAD 8
+struct logrec {
+	char name[KILN_NAME_MAX];
+	long max;
+	int keep;
+	const char *data;
+	size_t len;
+};
+/* What a service's output has cost in the queue: lines dropped (all, and not said yet); skip: the rest of a line
+ * whose start was dropped is dropped too; open: the last record kept ends inside a line. */
+struct logslot {
+	char name[KILN_NAME_MAX];
+	long max;
+	int keep;
+	unsigned long dropped, unsaid;
+	int skip, open;
+};
+struct logq {
+	char *buf;
+	size_t cap, start, end;
+};
+/* How much of BUF the next record takes when ROOM bytes fit: up to its last whole line, or ROOM of a longer line. */
+size_t logrec_cut(const char *buf, size_t len, size_t room);
+size_t logrec_pack(char *out, const char *name, long max, int keep, const char *data, size_t len); /* 0: too long */
+long logrec_parse(const char *buf, size_t len, struct logrec *r); /* its length; 0 incomplete; -1 malformed */
+/* Queues LEN bytes of S's output as records; what does not fit is dropped by whole lines: their count. */
+unsigned long logq_add(struct logq *q, struct logslot *s, const char *buf, size_t len);
+const char *logq_front(const struct logq *q, size_t *n);
+void logq_pop(struct logq *q);
+size_t logq_used(const struct logq *q);
+
 /* ---- kernel command line and network file (netconf.c) ---- */
 struct cmdline {
 	char root[64];

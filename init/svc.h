@@ -32,7 +32,7 @@ struct svc {
 	int log_r, log_w; /* the service's output pipe, kept for the service's lifetime */
 	int notify_r;     /* ready = notify: the read end; ready = sd_notify: the socket */
 	int probe_fd;     /* ready = tcp|unix: a connect under way */
-	struct logfile log;
+	int log_slot;     /* its output's place in the log writer's queue (logd.c); -1 before */
 	char reason[160];
 	int job_runs, job_failures, job_last_status, job_fail_streak; /* streak: failed runs since the last ok one */
 	int job_timeout_s; /* this run's timeout */
@@ -85,6 +85,17 @@ int svc_summary_take(void);
 /* The boot summary for reports: 1 ready, 0 degraded, -1 not said yet; *cs its time in hundredths of a second. */
 int svc_summary_get(long long *cs);
 void svc_close_logs(void);
+
+/* logd.c: the log writer (a child of PID 1) and PID 1's non-blocking way to it */
+int logd_slot(const char *name, long max, int keep); /* a service's slot; the writer starts with the first */
+void logd_send(int slot, const char *buf, size_t len);
+unsigned long logd_dropped(int slot);
+int logd_fill_poll(struct pollfd *p);
+void logd_event(short revents);
+void logd_tick(int64_t now);
+int64_t logd_next_deadline(void);
+int logd_exited(pid_t pid, int status); /* 1 when PID was the writer: said, and started again after a delay */
+void logd_finish(int limit_ms);
 
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */
 pid_t spawn_service(struct svc *s, int notify_w);

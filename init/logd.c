@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,8 +18,12 @@
 
 #define LOGQ_CAP (256 * 1024)
 
-static char qbuf[LOGQ_CAP]; /* bss: pages are touched only as far as the queue has ever filled */
+#define LOGQ_KEEP_TOUCHED 4096 /* what the queue may keep in memory once empty */
+
+/* bss: its pages cost memory only as far as the queue fills, and are given back once it is empty again */
+static char qbuf[LOGQ_CAP] __attribute__((aligned(4096)));
 static struct logq q = {qbuf, sizeof qbuf, 0, 0};
+static size_t q_high; /* how far the queue has filled since its pages were last given back */
 static struct logslot *slots;
 static int nslots;
 static pid_t wpid;                 /* the writer, 0 when there is none */
@@ -131,6 +136,17 @@ static void say_dropped(void)
 		}
 }
 
+/* A burst (a service's start, a stalled disk) leaves PID 1's RSS as it was before, once the writer caught up. */
+static void queue_shrink(void)
+{
+	if (q.end > q_high)
+		q_high = q.end;
+	if (logq_used(&q) || q_high <= LOGQ_KEEP_TOUCHED)
+		return;
+	madvise(qbuf + LOGQ_KEEP_TOUCHED, LOGQ_CAP - LOGQ_KEEP_TOUCHED, MADV_DONTNEED);
+	q_high = 0;
+}
+
 /* Each record in one write (at most PIPE_BUF bytes: all of it or EAGAIN). Dropped lines are said once the writer
  * has taken most of what was queued. */
 static void flush(void)
@@ -149,6 +165,7 @@ static void flush(void)
 	}
 	if (wfd >= 0 && logq_used(&q) <= q.cap / 4)
 		say_dropped();
+	queue_shrink();
 }
 
 int logd_slot(const char *name, long max, int keep)
@@ -173,6 +190,8 @@ void logd_send(int slot, const char *buf, size_t len)
 	if (slot < 0 || slot >= nslots)
 		return;
 	logq_add(&q, &slots[slot], buf, len);
+	if (q.end > q_high)
+		q_high = q.end;
 	flush();
 }
 

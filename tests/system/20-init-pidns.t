@@ -10,7 +10,7 @@
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 55
+plan 56
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -444,6 +444,7 @@ sb_kill -9 "$p1" 2> /dev/null
 sleep 1.5
 p2=$(sb_pid steady)
 st=$(sb_ctl status 2>&1)
+rss_full=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SB_IPID/status")
 if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && echo "$st" | grep -Eq '^talker +(ready|starting) +[1-9]'; then
 	ok "with a log that cannot be written, init answers initctl and restarts a killed service ($p1 then $p2)"
 else not_ok "init goes on while a log cannot be written"; diag "steady: '$p1' then '$p2'" "$st" "$(tail -n 5 "$SB/console")"; fi
@@ -453,6 +454,9 @@ catpid=$!
 if sb_wait "$SB/console" '^kiln: log: talker: [1-9][0-9]* lines dropped \(the log writer was not keeping up\)$' 10; then
 	ok "once the log is written again, init says how many lines it dropped: $(grep -o 'log: talker: [0-9]* lines dropped' "$SB/console")"
 else not_ok "once the log is written again, init says how many lines it dropped"; diag "$(tail -n 5 "$SB/console")"; fi
+rss_after=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SB_IPID/status")
+check "init's queue is bounded and given back: RSS $rss_full KiB while full, $rss_after KiB once written" \
+	test "${rss_full:-0}" -le 640 -a "${rss_full:-0}" -ge $((${rss_after:-999} + 200))
 dropped=$(sed -n 's/^kiln: log: talker: \([0-9]*\) lines dropped.*/\1/p' "$SB/console" | awk '{ n += $1 } END { print n + 0 }')
 i=0; while [ $(($(grep -c . "$SB/talker.out") + dropped)) -lt $lines ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "the log has every line not dropped, whole and in order ($(grep -c . "$SB/talker.out") written + $dropped dropped = $lines)" \

@@ -6,11 +6,12 @@
 # malformed file reported and skipped, exec probes with the service's environment, a chain started in order. Run 3:
 # a console that stops reading (a full pipe nobody reads): init goes on supervising, and says how much it dropped.
 # Run 6: a log file that cannot be written (a FIFO nobody reads, as a hung disk): init goes on supervising, drops
-# whole lines past its buffer and says how many; its log writer restarts when killed and drains at shutdown.
+# whole lines past its buffer and says how many; its log writer restarts when killed and drains at shutdown; one
+# that cannot finish at shutdown is waited for 5 s.
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 56
+plan 57
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -483,4 +484,16 @@ sb_stop TERM
 i=0; while kill -0 "$catpid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
 check "it shuts down in order (exit $SB_RC), the log writer last: the log closed" sh -c "[ $SB_RC -eq 0 ] && ! kill -0 $catpid 2>/dev/null"
 kill "$catpid" 2>/dev/null
+# a log writer that never gets its file open at shutdown: init waits for it 5 s, says so, and goes down anyway
+sb_new "$T/7"
+mkfifo "$SB/log/stuck.log"
+sb_service stuck "command = /bin/sh -c 'echo hello; exec sleep 1030'"
+SB_LIMIT=30 sb_start
+sleep 1
+t0=$(date +%s.%N)
+sb_stop TERM
+t1=$(date +%s.%N)
+check "a log writer stuck at shutdown is waited for 5 s, said, and left ($(elapsed "$t0" "$t1") s to exit $SB_RC)" sh -c "
+	[ $SB_RC -eq 0 ] && grep -qx 'kiln: log writer: still writing after 5s, going on without it' '$SB/console' &&
+	awk 'BEGIN { exit !($(elapsed "$t0" "$t1") >= 5 && $(elapsed "$t0" "$t1") < 15) }'"
 done_testing

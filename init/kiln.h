@@ -111,6 +111,39 @@ int logfile_write(struct logfile *l, const char *buf, size_t len);
 int logfile_rotate(struct logfile *l);
 void logfile_close(struct logfile *l);
 
+/* ---- records to the log writer and their queue (logrec.c) ---- */
+#define LOGREC_MAX 4096 /* PIPE_BUF: a record written to a pipe at once is read whole, never mixed with another */
+#define LOGREC_HEAD 8
+struct logrec {
+	char name[KILN_NAME_MAX];
+	long max;
+	int keep;
+	const char *data;
+	size_t len;
+};
+/* What a service's output has cost in the queue: lines dropped (all, and not said yet); skip: the rest of a line
+ * whose start was dropped is dropped too; open: the last record kept ends inside a line. */
+struct logslot {
+	char name[KILN_NAME_MAX];
+	long max;
+	int keep;
+	unsigned long dropped, unsaid;
+	int skip, open;
+};
+struct logq {
+	char *buf;
+	size_t cap, start, end;
+};
+/* How much of BUF the next record takes when ROOM bytes fit: up to its last whole line, or ROOM of a longer line. */
+size_t logrec_cut(const char *buf, size_t len, size_t room);
+size_t logrec_pack(char *out, const char *name, long max, int keep, const char *data, size_t len); /* 0: too long */
+long logrec_parse(const char *buf, size_t len, struct logrec *r); /* its length; 0 incomplete; -1 malformed */
+/* Queues LEN bytes of S's output as records; what does not fit is dropped by whole lines: their count. */
+unsigned long logq_add(struct logq *q, struct logslot *s, const char *buf, size_t len);
+const char *logq_front(const struct logq *q, size_t *n);
+void logq_pop(struct logq *q);
+size_t logq_used(const struct logq *q);
+
 /* ---- kernel command line and network file (netconf.c) ---- */
 struct cmdline {
 	char root[64];
@@ -213,6 +246,15 @@ void emergency_shell(void);
  * for up to WAIT_MS (the trial's watchdog fed meanwhile): 0 with its node in DEV, or -1 with ENOENT. */
 void block_dev_node(const char *name, const char *path);
 int find_ext4_label(const char *label, char *dev, size_t devlen, int wait_ms);
+/* pollwait.c: asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a
+ * trial boot's watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
+int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
+/* What a FOUND callback looks for (KEY: a label, a disk, a MAC) and where it writes the name it found. */
+struct poll_want {
+	const char *key;
+	char *out;
+	size_t outlen;
+};
 /* child.c: fork and exec ARGV as a child of PID 1 with its signals reset (ON_CONSOLE: in a session of its own with
  * /dev/console as its terminal and stdio); the child's pid, or -1. child_reset: the signals part, for spawn.c.
  * child_close_fds: in a child, every descriptor above 2 closed but KEEP (or -1), whether close-on-exec or not.
@@ -246,15 +288,6 @@ void console_nonblock(void); /* PID 1: say() never waits for the console (lines 
  * what poll said (a console with no reader at all, POLLERR or POLLHUP, is not polled again until a line gets through). */
 int say_pending(void);
 void say_flush(short revents);
-/* Asks FOUND(ARG) until it says yes or WAIT_MS have passed, STEP_MS apart (at least once), feeding a trial boot's
- * watchdog meanwhile: 1 found, 0 not in time. Every "wait for a device in sysfs" of early boot. */
-int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms);
-/* What a FOUND callback looks for (KEY: a label, a disk, a MAC) and where it writes the name it found. */
-struct poll_want {
-	const char *key;
-	char *out;
-	size_t outlen;
-};
 int64_t now_ms(void);
 int64_t boot_ms(void);
 char *read_text(const char *path, size_t *len);

@@ -112,7 +112,8 @@ static void reap(void)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		svc_child_exited(pid, status);
+		if (!logd_exited(pid, status))
+			svc_child_exited(pid, status);
 }
 
 static void arm_timer(int tfd, int64_t deadline)
@@ -166,10 +167,11 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 	struct pollfd *p = NULL;
 	int cap = 0;
 	for (;;) {
-		int n = 0, want = 2 + 1 + 8 + 3 * nsvcs + 1, nc, con = -1;
+		int n = 0, want = 2 + 1 + 8 + 3 * nsvcs + 2, nc, con = -1, lg = -1;
 		int64_t now = now_ms();
 		svc_tick(now);
 		control_tick(now);
+		logd_tick(now);
 		/* the trial boot of an upgrade: decided by the boot summary, or failed by its deadline */
 		int summary = svc_summary_take();
 		if (!shutting_down && ((summary >= 0 && trial_summary(summary)) || trial_tick(now)))
@@ -180,7 +182,7 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 			shutdown_final(shutting_down, sandbox);
 		}
 		arm_timer(tfd, nearest(nearest(nearest(svc_next_deadline(), control_next_deadline()), trial_next_deadline()),
-				       watchdog_next_deadline()));
+				       nearest(watchdog_next_deadline(), logd_next_deadline())));
 		if (want > cap) {
 			struct pollfd *np = realloc(p, sizeof *p * (size_t)want);
 			if (np)
@@ -191,6 +193,8 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 		nc = control_fill_poll(cfd, p + n, cap - n);
 		n += nc;
 		n += svc_fill_poll(p + n, cap - n);
+		if (n < cap && logd_fill_poll(p + n)) /* records queued for the log writer: sent when its pipe has room */
+			lg = n++;
 		/* the console missed lines: told so as soon as it can take one, not with the next message */
 		if (say_pending() && n < cap) {
 			con = n;
@@ -212,6 +216,8 @@ static void loop(int sfd, int tfd, int cfd, int sandbox)
 				continue;
 			if (i == con)
 				say_flush(p[i].revents);
+			else if (i == lg)
+				logd_event(p[i].revents);
 			else if (i < 2 + nc)
 				control_event(cfd, p[i].fd, p[i].revents);
 			else

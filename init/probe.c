@@ -124,11 +124,6 @@ void probe_cancel(struct svc *s)
 	}
 }
 
-void notify_socket_path(const struct svc *s, char *path, size_t len)
-{
-	snprintf(path, len, "%s/notify/%s", kiln_path("KILN_RUN", "/run/kiln"), s->d.name);
-}
-
 /* The socket etcd, containerd and others tell READY=1 on (sd_notify(3)'s protocol: a datagram to the unix socket
  * named by NOTIFY_SOCKET). Its name is made the service's own by the child before it drops root (spawn.c); whatever
  * can reach it, only a process in the service's session is listened to (SO_PASSCRED: the kernel says who sent). */

@@ -45,6 +45,11 @@ static int command_path(const char *cmd, char *out, size_t len)
 	return -1;
 }
 
+void notify_socket_path(const struct svc *s, char *path, size_t len)
+{
+	snprintf(path, len, "%s/notify/%s", kiln_path("KILN_RUN", "/run/kiln"), s->d.name);
+}
+
 /* PATH, HOME, HOSTNAME, then the service's env and envfile lines in file order (a later key wins). */
 static int build_env(struct svc *s, char ***env, int *n, const char *home)
 {

@@ -140,10 +140,10 @@ static int condition_holds(struct svc *s)
 	return 1;
 }
 
-/* The output pipe lives as long as the service, so a restart never loses what the last run wrote. */
+/* The output pipe lives as long as the service, so a restart never loses what the last run wrote. Its file is the
+ * log writer's: PID 1 never opens or writes one itself (a hung /data would hang it). */
 static int open_log(struct svc *s)
 {
-	const char *dir = kiln_path("KILN_LOG_DIR", "/data/log");
 	int p[2];
 	if (s->d.tty || s->log_r >= 0)
 		return 0;
@@ -154,9 +154,8 @@ static int open_log(struct svc *s)
 	s->log_r = p[0];
 	s->log_w = p[1];
 	fcntl(s->log_r, F_SETFL, O_NONBLOCK);
-	mkdir_p(dir, 0755);
-	if (logfile_open(&s->log, dir, s->d.name, s->d.log_size, s->d.log_keep))
-		say("kiln: %s: log %s/%s.log: %m", s->d.name, dir, s->d.name);
+	if (s->log_slot < 0)
+		s->log_slot = logd_slot(s->d.name, s->d.log_size, s->d.log_keep);
 	return 0;
 }
 
@@ -550,8 +549,7 @@ static void log_readable(struct svc *s)
 		ssize_t r = read(s->log_r, buf, sizeof buf);
 		if (r <= 0)
 			return;
-		if (s->log.fd >= 0)
-			logfile_write(&s->log, buf, (size_t)r);
+		logd_send(s->log_slot, buf, (size_t)r);
 		remember_last_line(s, buf, (size_t)r);
 	}
 }
@@ -624,14 +622,15 @@ int svc_all_stopped(void)
 	return 1;
 }
 
-/* The last step before unmounting: a log file init holds open keeps /data busy, left uncleanly unmounted. */
+/* The last step before unmounting: the log writer, last to stop, writes what is left and closes its files (one held
+ * open keeps /data busy, left uncleanly unmounted). */
+#define LOG_FINISH_MS 5000
 void svc_close_logs(void)
 {
-	for (int i = 0; i < nsvcs; i++) {
+	for (int i = 0; i < nsvcs; i++)
 		if (svcs[i].log_r >= 0)
 			log_readable(&svcs[i]); /* what the service wrote last */
-		logfile_close(&svcs[i].log);
-	}
+	logd_finish(LOG_FINISH_MS);
 }
 
 /* The whole shutdown is bounded: every service's stop timeout, one after another, and a minute more. Past that,

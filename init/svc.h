@@ -33,7 +33,7 @@ struct svc {
 	int log_r, log_w; /* the service's output pipe, kept for the service's lifetime */
 	int notify_r;     /* ready = notify: the read end; ready = sd_notify: the socket */
 	int probe_fd;     /* ready = tcp|unix: a connect under way */
-	struct logfile log;
+	int log_slot;     /* its output's place in the log writer's queue (logd.c); -1 before */
 	char reason[160];
 	int job_runs, job_failures, job_last_status, job_fail_streak; /* streak: failed runs since the last ok one */
 	int job_timeout_s; /* this run's timeout */
@@ -87,9 +87,22 @@ int svc_summary_take(void);
 int svc_summary_get(long long *cs);
 void svc_close_logs(void);
 
+/* logd.c: the log writer (a child of PID 1) and PID 1's non-blocking way to it */
+int logd_slot(const char *name, long max, int keep); /* a service's slot; the writer starts with the first */
+void logd_send(int slot, const char *buf, size_t len);
+unsigned long logd_dropped(int slot);
+int logd_fill_poll(struct pollfd *p);
+void logd_event(short revents);
+void logd_tick(int64_t now);
+int64_t logd_next_deadline(void);
+int logd_exited(pid_t pid, int status); /* 1 when PID was the writer: said, and started again after a delay */
+void logd_finish(int limit_ms);
+
 /* spawn.c: a service's process (or its exec probe) with its user, environment and output */
 pid_t spawn_service(struct svc *s, int notify_w);
 pid_t spawn_probe(struct svc *s);
+/* ready = sd_notify: where the service's socket is, as its NOTIFY_SOCKET says (probe.c binds it) */
+void notify_socket_path(const struct svc *s, char *path, size_t len);
 
 /* probe.c: readiness checks; each returns 1 when the service is ready now (svc.c then sets it so) */
 int probe_run(struct svc *s, int64_t now);
@@ -98,7 +111,6 @@ void probe_cancel(struct svc *s);
 int probe_notify_readable(struct svc *s);
 /* ready = sd_notify: the service's datagram socket, bound at *PATH (LEN) for NOTIFY_SOCKET; -1 if it cannot be. */
 int notify_socket_open(const struct svc *s, char *path, size_t len);
-void notify_socket_path(const struct svc *s, char *path, size_t len);
 /* Closes a starting service's notify fd or socket (and removes the socket's name). */
 void notify_close(struct svc *s);
 int probe_exec_exited(struct svc *s, int status, int64_t now);

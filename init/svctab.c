@@ -79,7 +79,7 @@ void svc_load_all(const char *dir)
 		struct svc *s = &svcs[i];
 		s->log_r = s->log_w = s->notify_r = s->probe_fd = -1;
 		s->ready_after = -1;
-		s->log.fd = -1;
+		s->log_slot = -1;
 		if (s->state != ST_FAILED)
 			s->state = svc_is_job(s) ? ST_SCHEDULED : ST_WAITING;
 		if (svc_is_job(s))
@@ -154,6 +154,12 @@ void svc_metrics(char *out, size_t len)
 		if (c >= 0)
 			ADD("kiln_service_cpu_seconds_total{service=\"%s\"} %lld.%06lld\n", s->d.name, c / 1000000, c % 1000000);
 	}
+	HELP("kiln_service_log_lines_dropped_total", "counter",
+	     "Lines of each service's output dropped because the log writer was not keeping up.");
+	for (int i = 0; i < nsvcs; i++)
+		if (svcs[i].log_slot >= 0)
+			ADD("kiln_service_log_lines_dropped_total{service=\"%s\"} %lu\n", svcs[i].d.name,
+			    logd_dropped(svcs[i].log_slot));
 	HELP("kiln_job_runs_total", "counter", "Runs of each scheduled job since boot.");
 	HELP("kiln_job_failures_total", "counter", "Failed runs of each scheduled job since boot.");
 	HELP("kiln_job_last_success_age_seconds", "gauge", "Seconds since each job's last successful run (absent: none).");
@@ -198,6 +204,9 @@ void svc_status(char *out, size_t len, const char *only)
 		if (c >= 0)
 			snprintf(cpu, sizeof cpu, "%lld.%02llds", c / 1000000, c % 1000000 / 10000);
 		status_last(s, now, last, sizeof last);
+		if (logd_dropped(s->log_slot) && strlen(last) + 40 < sizeof last)
+			snprintf(last + strlen(last), sizeof last - strlen(last), "; log: %lu lines dropped",
+				 logd_dropped(s->log_slot));
 		ADD("%-24s %-9s %7d %8d %8s %8s %8s  %s\n", s->d.name, svc_state_name(s->state), s->pid > 0 ? (int)s->pid : 0,
 		    s->restarts, up, mem, cpu, last);
 	}

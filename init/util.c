@@ -85,19 +85,6 @@ int64_t now_ms(void)
 }
 
 /* Milliseconds since the kernel started (CLOCK_BOOTTIME counts from boot, suspend included). */
-int poll_until(int (*found)(void *), void *arg, int wait_ms, int step_ms)
-{
-	int64_t end = now_ms() + wait_ms;
-	for (;;) {
-		if (found(arg))
-			return 1;
-		if (now_ms() >= end)
-			return 0;
-		watchdog_tick(now_ms()); /* a trial boot's watchdog: waiting for a device is not a hang */
-		usleep((useconds_t)step_ms * 1000);
-	}
-}
-
 int64_t boot_ms(void)
 {
 	struct timespec ts;

@@ -40,9 +40,13 @@ fixed_uuid() {
 	printf '%s' "kiln:$role:$1" | sha256sum | sed 's/^\(.\{8\}\)\(.\{4\}\).\(.\{3\}\).\(.\{3\}\)\(.\{12\}\).*/\1-\2-4\3-a\4-\5/'
 }
 
-# A master keeps etcd on DATA: its boot waits for it and never runs etcd from RAM (kiln.data=disk).
+# A master keeps etcd on DATA: its boot waits for it as long as the cluster file says (image.data_wait, as the
+# masters' PXE entries) and never runs etcd from RAM (kiln.data=disk).
 data_arg=
-[ "$role" = master ] && data_arg=" kiln.data=disk"
+if [ "$role" = master ]; then
+	data_wait=$(sed -n 's/^IMAGE_DATA_WAIT=//p' "$KILN_OUT/cluster/cluster.env" 2>/dev/null)
+	data_arg=" kiln.data=disk kiln.data_wait=${data_wait:-60}"
+fi
 syslinux_cfg() {
 	cat <<-EOF
 	# kiln boot menu: slot a is the default; an upgrade arms a one-time boot of the other slot (syslinux's

@@ -37,7 +37,8 @@ for m in $MASTERS $NODES; do
 	role=$(cat "$rendered/machines/$m/role" 2>/dev/null) || die "no role for machine $m"
 	o=$KILN_OUT/machines/$m
 	mkdir -p "$o"
-	stamp="$(tree_digest "$id") $(sha256sum < "$KILN_OUT/$role/manifest.txt" | cut -c1-32)"
+	# the master disk's boot entries carry the cluster file's data_wait: a change of it makes the disks again
+	stamp="$(tree_digest "$id") $(sha256sum < "$KILN_OUT/$role/manifest.txt" | cut -c1-32) ${IMAGE_DATA_WAIT:-}"
 	if [ -f "$o/identity.cpio.gz" ] && [ -f "$o/disk.img" ] && [ "$(cat "$o/stamp" 2>/dev/null)" = "$stamp" ]; then
 		say "[$n] $m ($role): up to date"
 		chmod 600 "$o/identity.cpio.gz" "$o/disk.img"

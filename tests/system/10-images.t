@@ -3,7 +3,7 @@
 # inside the staged root), the kernel modules, the initramfs and disk layouts, the manifest, a no-op second make.
 . tests/system/lib/tap.sh
 
-plan 31
+plan 33
 stage=$KILN_BUILD/stage
 release=$(cat /var/cache/kiln/kernel/release 2>/dev/null || echo none)
 
@@ -64,6 +64,13 @@ for role in master node; do
 		mtype -i '$o/disk.img@@1M' ::syslinux.cfg | grep -q 'kiln.root=kiln-sys-a' &&
 		mtype -i '$o/disk.img@@1M' ::syslinux.cfg | tr -d '\\r' | grep -qx 'NOESCAPE 1' &&
 		mdir -i '$o/disk.img@@1M' :: | grep -q 'vmlinuz-a' && mdir -i '$o/disk.img@@1M' :: | grep -q 'initrd-a'"
+	# A master waits for its DATA as long as the cluster file says (image.data_wait), a node for none.
+	w=$(sed -n 's/^IMAGE_DATA_WAIT=//p' "$KILN_OUT/cluster/cluster.env")
+	check "$role: the disk's boot entries $([ $role = master ] && echo "wait for DATA as the cluster file says (kiln.data=disk kiln.data_wait=$w)" || echo "do not wait for DATA")" sh -c "
+		a=\$(mtype -i '$o/disk.img@@1M' ::syslinux.cfg | tr -d '\\r' | grep '^  APPEND ')
+		[ \$(echo \"\$a\" | wc -l) -eq 2 ] || exit 1
+		if [ $role = master ]; then [ \$(echo \"\$a\" | grep -c ' kiln.data=disk kiln.data_wait=$w\$') -eq 2 ]
+		else ! echo \"\$a\" | grep -q 'kiln.data'; fi || { echo \"\$a\"; exit 1; }"
 done
 
 # The binaries run inside the staged root with only the libraries the image carries.

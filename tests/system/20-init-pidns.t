@@ -6,11 +6,14 @@
 # boot): the ready line, a malformed file reported and skipped, exec probes with the service's environment, a chain
 # started in order. Run 3: a cgroup per service. Run 4: issue 14's faults at once (a console that stops reading for a
 # minute, 1,000 crashes, 30 s of 100 requests a second, 500 children), then nothing leaked; runs 5 (the boot summary
-# after crashes) and 6 (past deadlines that must not spin the loop) go on meanwhile.
+# after crashes) and 6 (past deadlines that must not spin the loop) go on meanwhile. Run 7: a log file that cannot be
+# written (a FIFO nobody reads, as a hung disk): init goes on supervising, drops whole lines past its buffer and says
+# how many; its log writer restarts when killed and drains at shutdown; one that cannot finish at shutdown (run 8) is
+# waited for 5 s.
 . tests/system/lib/tap.sh
 . tests/system/lib/init-sandbox.sh
 
-plan 61
+plan 69
 init=$KILN_BUILD/init/init
 initctl=$KILN_BUILD/init/initctl
 # Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
@@ -554,4 +557,77 @@ l=$(grep -E 'kiln: (ready|degraded):' "$T/5b/console")
 check "5b: a service that crashed three times: degraded at the third crash, naming it: $l" sh -c "
 	echo '$l' | grep -Eq '^kiln: degraded: 1 of 2 services ready in [0-9]+\.[0-9][0-9]s \\(failed: crasher\\)\$' &&
 	t=\$(echo '$l' | sed 's/.* in \([0-9]*\)\..*/\1/') && [ \$t -ge 3 ] && [ \$t -lt 5 ] && [ \$(cat '$T/5b/rc') = 0 ]"
+# ---------------------------------------------------------------- run 7: a log that cannot be written
+# talker's log is a FIFO with no reader yet: opening it blocks, as a write to a hung /data would. talker writes
+# 20000 numbered lines (about 2 MB) at once, far more than init keeps; steady is killed meanwhile.
+sb_new "$T/7"
+mkfifo "$SB/log/talker.log"
+lines=20000
+pad=................................................................................
+sb_script talker "i=1; while [ \$i -le $lines ]; do echo \"talker: line \$i $pad\"; i=\$((i + 1)); done; exec sleep 1020"
+sb_service talker "command = $SB/bin/talker
+log_size = 104857600"
+sb_service steady "command = /bin/sleep 1021"
+sb_script ticker 'echo "tick $(date +%s%N)"'
+sb_service ticker "command = $SB/bin/ticker
+every = 1"
+SB_LIMIT=90 sb_start
+sleep 2
+p1=$(sb_pid steady)
+sb_kill -9 "$p1" 2> /dev/null
+sleep 1.5
+p2=$(sb_pid steady)
+st=$(sb_ctl status 2>&1)
+rss_full=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SB_IPID/status")
+if [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] && echo "$st" | grep -Eq '^talker +(ready|starting) +[1-9]'; then
+	ok "with a log that cannot be written, init answers initctl and restarts a killed service ($p1 then $p2)"
+else not_ok "init goes on while a log cannot be written"; diag "steady: '$p1' then '$p2'" "$st" "$(tail -n 5 "$SB/console")"; fi
+# the reader comes: the log writer's open returns, what init kept is written, and the count is said
+cat "$SB/log/talker.log" > "$SB/talker.out" &
+catpid=$!
+if sb_wait "$SB/console" '^kiln: log: talker: [1-9][0-9]* lines dropped \(the log writer was not keeping up\)$' 10; then
+	ok "once the log is written again, init says how many lines it dropped: $(grep -o 'log: talker: [0-9]* lines dropped' "$SB/console")"
+else not_ok "once the log is written again, init says how many lines it dropped"; diag "$(tail -n 5 "$SB/console")"; fi
+rss_after=$(awk '/^VmRSS:/ { print $2 }' "/proc/$SB_IPID/status")
+check "init's queue is bounded and given back: RSS $rss_full KiB while full, $rss_after KiB once written" \
+	test "${rss_full:-0}" -le 640 -a "${rss_full:-0}" -ge $((${rss_after:-999} + 200))
+dropped=$(sed -n 's/^kiln: log: talker: \([0-9]*\) lines dropped.*/\1/p' "$SB/console" | awk '{ n += $1 } END { print n + 0 }')
+i=0; while [ $(($(grep -c . "$SB/talker.out") + dropped)) -lt $lines ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "the log has every line not dropped, whole and in order ($(grep -c . "$SB/talker.out") written + $dropped dropped = $lines)" \
+	awk -v want=$lines -v dropped="$dropped" -v pad="$pad" '
+	$0 != "talker: line " $3 " " pad || $3 + 0 <= last { print "line " NR ": " substr($0, 1, 60); bad = 1; exit 1 }
+	{ last = $3 + 0; n++ }
+	END { if (bad) exit 1; if (n + dropped != want) { print n " written, " dropped " dropped"; exit 1 } }' "$SB/talker.out"
+sb_ctl status talker > "$SB/status" 2>&1; sb_ctl metrics > "$SB/metrics" 2>&1
+check "initctl status and metrics show the count: $(grep -o 'log: [0-9]* lines dropped' "$SB/status")" sh -c "
+	grep -q '^talker .*log: $dropped lines dropped' '$SB/status' &&
+	grep -qx 'kiln_service_log_lines_dropped_total{service=\"talker\"} $dropped' '$SB/metrics'"
+# the log writer killed: said, started again, and the logs go on
+sb_wait "$SB/log/ticker.log" tick 5
+wpid=$(spgrep -x kiln-logd | head -n 1)
+[ -n "$wpid" ] && kill -9 "$wpid"
+sb_wait "$SB/console" '^kiln: log writer: killed by signal 9, starting it again in 1s$' 5
+n1=$(cat "$SB/log/ticker.log" 2>/dev/null | grep -c tick)
+sleep 3
+n2=$(cat "$SB/log/ticker.log" 2>/dev/null | grep -c tick)
+check "a killed log writer is said and started again, and the logs go on (pid ${wpid:-none}; ticker.log $n1 then $n2 lines)" \
+	sh -c "[ -n '$wpid' ] && grep -q '^kiln: log writer: killed by signal 9, starting it again in 1s\$' '$SB/console' &&
+	[ $n2 -gt $n1 ] && [ \"\$(spgrep -x kiln-logd)\" != '$wpid' ]"
+sb_stop TERM
+i=0; while kill -0 "$catpid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+check "it shuts down in order (exit $SB_RC), the log writer last: the log closed" sh -c "[ $SB_RC -eq 0 ] && ! kill -0 $catpid 2>/dev/null"
+kill "$catpid" 2>/dev/null
+# a log writer that never gets its file open at shutdown: init waits for it 5 s, says so, and goes down anyway
+# ---------------------------------------------------------------- run 8: a log writer stuck at shutdown
+sb_new "$T/8"
+mkfifo "$SB/log/stuck.log"
+sb_service stuck "command = /bin/sh -c 'echo hello; exec sleep 1030'"
+SB_LIMIT=30 sb_start
+sleep 1
+t0=$(date +%s.%N)
+sb_stop TERM
+t1=$(date +%s.%N)
+check "a log writer stuck at shutdown is waited for 5 s, said, and left ($(elapsed "$t0" "$t1") s to exit $SB_RC)" sh -c "
+	[ $SB_RC -eq 0 ] && grep -qx 'kiln: log writer: still writing after 5s, going on without it' '$SB/console' &&
+	awk 'BEGIN { exit !($(elapsed "$t0" "$t1") >= 5 && $(elapsed "$t0" "$t1") < 15) }'"
 done_testing

@@ -7,7 +7,7 @@
 # folder, a second make does nothing, and mk-machines.sh drops the machines the rendered cluster does not have.
 . tests/system/lib/tap.sh
 
-plan 45
+plan 46
 kiln=$KILN_BUILD/tools/kiln
 [ -x "$kiln" ] || make -s -C tools O="$KILN_BUILD/tools" all >/dev/null || bail "cannot build kiln"
 command -v openssl >/dev/null || bail "openssl is needed"
@@ -388,10 +388,26 @@ drops_others() {
 	[ "$(ls "$MO/machines" | tr '\n' ' ')" = 's1 t1 ' ] && [ -s "$MO/machines/s1/identity.cpio.gz" ] &&
 		[ -s "$MO/machines/t1/disk.img" ] || { ls -R "$MO/machines"; return 1; }
 }
+# The same machines with image.data_wait: 7: s1's disk is made again (its identity did not change) and its boot entries
+# carry it, as the masters' PXE entries do.
+disk_data_wait() {
+	printf 'image:\n  data_wait: 7\n' | cat tests/clusters/solo.yaml - > "$T/mk/solo-wait.yaml"
+	mk CLUSTER="$T/mk/solo-wait.yaml" "$MO/cluster/cluster.env" && rendered "$solo" || return 1
+	grep -qx 'IMAGE_DATA_WAIT=7' "$MO/cluster/cluster.env" || { grep IMAGE_ "$MO/cluster/cluster.env"; return 1; }
+	out=$(KILN_BUILD=$KILN_BUILD KILN_OUT=$MO sh scripts/mk-machines.sh "$MO/cluster" 2>&1) || { echo "$out"; return 1; }
+	! echo "$out" | grep 'up to date' || return 1
+	a=$(mtype -i "$MO/machines/s1/disk.img@@1M" ::syslinux.cfg | tr -d '\r' | grep '^  APPEND ')
+	[ "$(echo "$a" | grep -c ' kiln.data=disk kiln.data_wait=7$')" = 2 ] || { echo "s1: $a"; return 1; }
+	a=$(mtype -i "$MO/machines/t1/disk.img@@1M" ::syslinux.cfg | tr -d '\r' | grep '^  APPEND ')
+	[ "$(echo "$a" | wc -l)" = 2 ] && ! echo "$a" | grep 'kiln.data' || { echo "t1: $a"; return 1; }
+}
 if [ -f "$KILN_OUT/master/manifest.txt" ] && [ -f "$KILN_OUT/node/manifest.txt" ] && [ -d "$KILN_BUILD/stage/node" ]; then
 	check "mk-machines.sh after a switch: the other cluster's machines removed, one line each; the cluster's own built" \
 		drops_others
+	check "a master's disk waits for DATA as long as image.data_wait says (kiln.data_wait=7 in both entries), a node's for none; a change of it makes the disks again" \
+		disk_data_wait
 else
+	skip "mk-machines.sh needs the roles' images: run make first"
 	skip "mk-machines.sh needs the roles' images: run make first"
 fi
 done_testing

@@ -23,8 +23,10 @@ if echo "$out" | grep -Eq '^etcd +ready +[0-9]+ +0 +[0-9]+s +[1-9][0-9]*\.[0-9]M
 	echo "$c" | grep -qx '0::/kiln/etcd' && echo "$c" | grep -q memory; then
 	ok "etcd runs in its cgroup /kiln/etcd; status shows its memory and CPU time: $(echo "$out" | awk '$1 == "etcd" { print $6, $7 }')"
 else not_ok "etcd in its own cgroup, memory and CPU in status"; diag "$out" "$c"; fi
-out=$(vm_run m "cat /proc/1/status | grep -E '^(VmRSS|Name)'; ls /data/log" 15)
-if echo "$out" | grep -q 'etcd.log'; then ok "etcd's output is captured in /data/log/etcd.log"; else not_ok "etcd's output captured in /data/log"; diag "$out"; fi
+out=$(vm_run m "cat /proc/1/status | grep -E '^(VmRSS|Name)'; ls /data/log; echo etcd-lines \$(grep -c . /data/log/etcd.log); grep -lx kiln-logd /proc/[0-9]*/comm" 15)
+if echo "$out" | grep -q 'etcd.log' && echo "$out" | grep -Eq '^etcd-lines [1-9]' && echo "$out" | grep -q '/comm$'; then
+	ok "etcd's output is captured in /data/log/etcd.log ($(echo "$out" | grep -o 'etcd-lines [0-9]*' | cut -d' ' -f2) lines), by init's log writer ($(echo "$out" | grep -o '/proc/[0-9]*/comm'))"
+else not_ok "etcd's output captured in /data/log by init's log writer"; diag "$out"; fi
 diag "init: $(echo "$out" | grep VmRSS | tr -s ' \t' ' ')"
 vm_send m "initctl poweroff"
 if vm_wait_exit m 60; then

@@ -14,15 +14,7 @@
 . tests/system/lib/init-sandbox.sh
 
 plan 69
-init=$KILN_BUILD/init/init
-initctl=$KILN_BUILD/init/initctl
-# Brought up to date when the compiler is here (a no-op when it is), so a stale binary is never tested.
-if command -v "${CC_MUSL:-musl-gcc}" >/dev/null; then
-	make -s -C init O="$KILN_BUILD/init" all >/dev/null || bail "cannot build the init"
-fi
-[ -x "$init" ] && [ -x "$initctl" ] || bail "no init at $init"
-command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare and nsenter (util-linux) are needed"
-[ "$(id -u)" -eq 0 ] || bail "a PID namespace needs root here"
+sb_require
 
 # spgrep ARGS: pgrep inside the current sandbox's PID namespace only (another run of this test may be going on beside it)
 spgrep() { pgrep --ns "$SB_IPID" --nslist pid "$@"; }

@@ -7,14 +7,7 @@
 . tests/system/lib/init-sandbox.sh
 
 plan 3
-init=$KILN_BUILD/init/init
-initctl=$KILN_BUILD/init/initctl
-if command -v "${CC_MUSL:-musl-gcc}" >/dev/null; then
-	make -s -C init O="$KILN_BUILD/init" all >/dev/null || bail "cannot build the init"
-fi
-[ -x "$init" ] && [ -x "$initctl" ] || bail "no init at $init"
-command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare and nsenter (util-linux) are needed"
-[ "$(id -u)" -eq 0 ] || bail "a PID namespace needs root here"
+sb_require
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-shutdown.XXXXXX")
 held=

@@ -3,6 +3,19 @@
 # sb_new DIR: a fresh sandbox; sb_service NAME TEXT; sb_script NAME BODY; sb_start; sb_ctl ARGS; sb_stop SIGNAL.
 # SB_CONSOLE: where the init's console goes instead of $SB/console.
 
+# sb_require: what a sandbox needs, or the run bails: the init and initctl (brought up to date when the compiler is
+# here, a no-op when they are, so a stale binary is never tested; sets init and initctl), unshare and nsenter, root.
+sb_require() {
+	init=$KILN_BUILD/init/init
+	initctl=$KILN_BUILD/init/initctl
+	if command -v "${CC_MUSL:-musl-gcc}" >/dev/null; then
+		make -s -C init O="$KILN_BUILD/init" all >/dev/null || bail "cannot build the init"
+	fi
+	[ -x "$init" ] && [ -x "$initctl" ] || bail "no init at $init"
+	command -v unshare >/dev/null && command -v nsenter >/dev/null || bail "unshare and nsenter (util-linux) are needed"
+	[ "$(id -u)" -eq 0 ] || bail "a PID namespace needs root here"
+}
+
 sb_new() {
 	SB=$1
 	mkdir -p "$SB/etc/services" "$SB/run" "$SB/log" "$SB/bin"

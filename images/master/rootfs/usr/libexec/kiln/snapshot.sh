@@ -37,8 +37,13 @@ snapshot_hash_ok() {
 # meta_get FILE.db KEY: KEY's value in the snapshot's .meta (empty without one).
 meta_get() { sed -n "s/^$2=//p" "${1%.db}.meta" 2>/dev/null; }
 # snapshot_revision FILE.db: the etcd revision its .meta records, or nothing when it records none (or not a number).
+# (Read by the shell alone: retention reads every kept snapshot's .meta at each backup run.)
 snapshot_revision() {
-	sr=$(meta_get "$1" revision | head -n 1)
+	sr=
+	[ -r "${1%.db}.meta" ] || return 0
+	while IFS= read -r sr_line; do
+		case $sr_line in revision=*) sr=${sr_line#revision=}; break ;; esac
+	done < "${1%.db}.meta"
 	case $sr in '' | *[!0-9]*) ;; *) echo "$sr" ;; esac
 }
 

@@ -16,7 +16,7 @@ R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 46
+plan 48
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
@@ -193,6 +193,18 @@ if [ -n "$a0" ] && [ -n "$a1" ] && [ "$a1" -ge $((a0 + 20)) ] && [ -n "$r0" ] &&
 	ok "with m2's backup job stopped the age of its last success grows ($a0 s, then $a1 s; newest snapshot $size bytes); n1's ntpd killed: its restarts $r0, then $r1"
 else not_ok "backup age grows while its job is stopped, a restart is counted"; diag "age $a0 -> $a1, restarts $r0 -> $r1, size $size"
 	diag "$(vm_run n1 'initctl status ntpd; initctl status metrics-kiln' 20)" "$(vm_run m2 'initctl status metrics-kiln; ls -l /run/kiln/metrics; date' 20)"; fi
+# The rest of what a scrape of m2 holds (issue 15's list): etcd's cgroup memory and CPU time, its time to ready, the
+# backup job's failures counted, the clock synchronised (m2 takes its time from m1).
+body=$(scrape m2 $mon 2> /dev/null | grep -v '^#')
+mval() { echo "$body" | grep -F "$1 " | head -n 1 | awk '{ print $NF }'; }
+mem=$(mval 'kiln_service_memory_bytes{service="etcd"}') cpu=$(mval 'kiln_service_cpu_seconds_total{service="etcd"}')
+rdy=$(mval 'kiln_service_ready_seconds{service="etcd"}') jf=$(mval 'kiln_job_failures_total{job="etcd-backup"}')
+sync=$(mval kiln_clock_synchronised)
+if [ "${mem:-0}" -gt 1000000 ] && awk -v c="${cpu:-0}" -v r="${rdy:--1}" 'BEGIN { exit !(c > 0 && r >= 0) }' &&
+	[ -n "$jf" ] && [ "$sync" = 1 ]; then
+	ok "m2's scrape: etcd's cgroup holds $((mem / 1048576)) MiB and used $cpu s of CPU, ready $rdy s after its start; backup failures $jf; clock synchronised"
+else not_ok "m2's scrape: cgroup memory and CPU, time to ready, job failures, clock"
+	diag "memory '$mem' cpu '$cpu' ready '$rdy' failures '$jf' synchronised '$sync'" "$(echo "$body" | grep -E 'etcd|clock' | head -n 12)"; fi
 
 # Logs: every machine forwards its logs to two masters (n1 to m1 and m2) over RELP and TLS. A log receiver answers a
 # RELP open only to a machine's log certificate: not without one, not to another name of the same CA (monitoring),
@@ -258,6 +270,11 @@ else not_ok "every line on m1 and m2 after the outage"
 		"$(vm_run n1 'tail -n 5 /data/log/logship.log; ls -la /data/lib/logship' 20)" "$(vm_run m1 'tail -n 5 /data/log/logsink.log; ls -R /data/logs | head' 20)"; fi
 if vm_run m2 "initctl logs n1 seqtest -n 1" 20 | grep -q 'kiln-seq'; then ok "initctl logs n1 seqtest on m2 shows n1's line: $(vm_run m2 "initctl logs n1 seqtest -n 1" 20 | tr -d '\r' | tail -n 1)"
 else not_ok "initctl logs n1 seqtest on m2"; diag "$(vm_run m2 "initctl logs n1 seqtest -n 1; ls /data/logs/n1" 20)"; fi
+# Under make test the machines boot their initramfs: DATA is in memory, and the forwarder says its queues are in RAM.
+ram=$(vm_run n1 "grep -m1 'DATA is in memory' /data/log/logship.log" 20 | tr -d '\r')
+case $ram in *"bounded to "*" of RAM"*) ok "n1's forwarder, DATA in memory, says its queues are bounded in RAM: '${ram#*logship: }'" ;;
+	*) if [ "$(vm_run n1 'stat -f -c %T /data' 20 | tr -d '\r')" = tmpfs ]; then not_ok "n1's forwarder says its queues are in RAM"; diag "$ram"
+	else skip "n1's DATA is a disk here (CLUSTER_BOOT=disk): its queues are on it"; fi ;; esac
 kern=$(vm_run m3 "ls /data/logs/n2/ | cat" 20 | tr -d '\r' | tr '\n' ' ')
 if echo "$kern" | grep -q 'kernel.log' && echo "$kern" | grep -q 'ntpd.log'; then ok "n2's kernel messages and its services' logs are on m3: $kern"
 else not_ok "n2's kernel and service logs on m3"; diag "$kern"; fi

@@ -200,9 +200,10 @@ mval() { echo "$body" | grep -F "$1 " | head -n 1 | awk '{ print $NF }'; }
 mem=$(mval 'kiln_service_memory_bytes{service="etcd"}') cpu=$(mval 'kiln_service_cpu_seconds_total{service="etcd"}')
 rdy=$(mval 'kiln_service_ready_seconds{service="etcd"}') jf=$(mval 'kiln_job_failures_total{job="etcd-backup"}')
 sync=$(mval kiln_clock_synchronised)
-if [ "${mem:-0}" -gt 1000000 ] && awk -v c="${cpu:-0}" -v r="${rdy:--1}" 'BEGIN { exit !(c > 0 && r >= 0) }' &&
+# (the node exporter writes large values with an exponent: 1.59e+08; awk reads both forms)
+if awk -v m="${mem:-0}" -v c="${cpu:-0}" -v r="${rdy:--1}" 'BEGIN { exit !(m + 0 > 1000000 && c + 0 > 0 && r + 0 >= 0) }' &&
 	[ -n "$jf" ] && [ "$sync" = 1 ]; then
-	ok "m2's scrape: etcd's cgroup holds $((mem / 1048576)) MiB and used $cpu s of CPU, ready $rdy s after its start; backup failures $jf; clock synchronised"
+	ok "m2's scrape: etcd's cgroup holds $(awk -v m="$mem" 'BEGIN { printf "%d", m / 1048576 }') MiB and used $cpu s of CPU, ready $rdy s after its start; backup failures $jf; clock synchronised"
 else not_ok "m2's scrape: cgroup memory and CPU, time to ready, job failures, clock"
 	diag "memory '$mem' cpu '$cpu' ready '$rdy' failures '$jf' synchronised '$sync'" "$(echo "$body" | grep -E 'etcd|clock' | head -n 12)"; fi
 

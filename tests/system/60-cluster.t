@@ -200,12 +200,14 @@ mval() { echo "$body" | grep -F "$1 " | head -n 1 | awk '{ print $NF }'; }
 mem=$(mval 'kiln_service_memory_bytes{service="etcd"}') cpu=$(mval 'kiln_service_cpu_seconds_total{service="etcd"}')
 rdy=$(mval 'kiln_service_ready_seconds{service="etcd"}') jf=$(mval 'kiln_job_failures_total{job="etcd-backup"}')
 sync=$(mval kiln_clock_synchronised)
+# and the limits of the service files in their groups: metrics' memory_max = 128M, ntpd's pids_max = 16
+lim=$(vm_run m2 "cat /sys/fs/cgroup/kiln/metrics/memory.max /sys/fs/cgroup/kiln/ntpd/pids.max" 15 | tr -d '\r' | tr '\n' ' ')
 # (the node exporter writes large values with an exponent: 1.59e+08; awk reads both forms)
 if awk -v m="${mem:-0}" -v c="${cpu:-0}" -v r="${rdy:--1}" 'BEGIN { exit !(m + 0 > 1000000 && c + 0 > 0 && r + 0 >= 0) }' &&
-	[ -n "$jf" ] && [ "$sync" = 1 ]; then
-	ok "m2's scrape: etcd's cgroup holds $(awk -v m="$mem" 'BEGIN { printf "%d", m / 1048576 }') MiB and used $cpu s of CPU, ready $rdy s after its start; backup failures $jf; clock synchronised"
-else not_ok "m2's scrape: cgroup memory and CPU, time to ready, job failures, clock"
-	diag "memory '$mem' cpu '$cpu' ready '$rdy' failures '$jf' synchronised '$sync'" "$(echo "$body" | grep -E 'etcd|clock' | head -n 12)"; fi
+	[ -n "$jf" ] && [ "$sync" = 1 ] && [ "$lim" = "134217728 16 " ]; then
+	ok "m2's scrape: etcd's cgroup holds $(awk -v m="$mem" 'BEGIN { printf "%d", m / 1048576 }') MiB and used $cpu s of CPU, ready $rdy s after its start; backup failures $jf; clock synchronised; limits in the groups: metrics memory.max, ntpd pids.max $lim"
+else not_ok "m2's scrape: cgroup memory and CPU, time to ready, job failures, clock; limits in the groups"
+	diag "memory '$mem' cpu '$cpu' ready '$rdy' failures '$jf' synchronised '$sync' limits '$lim'" "$(echo "$body" | grep -E 'etcd|clock' | head -n 12)"; fi
 
 # Logs: every machine forwards its logs to two masters (n1 to m1 and m2) over RELP and TLS. A log receiver answers a
 # RELP open only to a machine's log certificate: not without one, not to another name of the same CA (monitoring),

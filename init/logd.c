@@ -106,9 +106,7 @@ static void writer_start(int64_t now)
 		child_reset();
 		signal(SIGPIPE, SIG_IGN); /* a log file that is a FIFO whose reader left: an error, not the writer's end */
 		prctl(PR_SET_NAME, "kiln-logd");
-		for (int fd = 3; fd < 1024; fd++) /* init's descriptors: services' pipes, the control socket */
-			if (fd != p[0])
-				close(fd);
+		child_close_fds(p[0]); /* init's descriptors: services' pipes, the control socket */
 		writer_main(p[0]);
 	}
 	close(p[0]);

@@ -17,14 +17,14 @@ cp --sparse=always "$KILN_OUT/master/disk.img" "$b/disk.img" && cp --sparse=alwa
 	sed 's/^KILN_VERSION=.*/KILN_VERSION=bench-next/' "$KILN_BUILD/stage/master/etc/kiln/release" > "$b/release" &&
 	printf 'rm /etc/kiln/release\nwrite %s /etc/kiln/release\n' "$b/release" | debugfs -w -f - "$b/media/system.img" > /dev/null 2>&1 &&
 	sh "$KILN_TOP/scripts/sign-image.sh" "${SECRETS:-$KILN_TOP/secrets/cluster}/image-signing.key" "$b/media/system.img" > /dev/null &&
-	mke2fs -q -F -t ext4 -d "$b/media" "$b/media.img" 300M > /dev/null || die "bench: cannot prepare the upgrade media"
+	mke2fs -q -F -t ext4 -L kiln-media -d "$b/media" "$b/media.img" 300M > /dev/null || die "bench: cannot prepare the upgrade media"
 args="--mem 768 --disk $b/disk.img --persist --data $b/media.img"
 vm_start b1 $args
 vm_wait b1 'kiln: ready:' 180 || die "bench: the master disk did not boot"
 s=$(now); vm_send b1 "initctl reboot"; vm_wait_exit b1 120
 vm_start b2 $args
 vm_wait b2 'kiln: ready:' 180 && reboot=$(secs "$s" "$(now)") || reboot=
-vm_run b2 "mkdir -p /tmp/m && mount -t ext4 -o ro /dev/vdb /tmp/m" 20 > /dev/null
+vm_run b2 "mkdir -p /tmp/m && mount -t ext4 -o ro \"\$(findfs LABEL=kiln-media)\" /tmp/m" 20 > /dev/null
 s=$(now); vm_send b2 "initctl upgrade /tmp/m/system.img"; vm_wait_exit b2 300; down=$(secs "$s" "$(now)")
 vm_start b3 $args
 vm_wait b3 'kiln: upgrade: committed' 240 && upgrade=$(secs "$s" "$(now)") || upgrade=

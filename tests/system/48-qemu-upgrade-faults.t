@@ -24,8 +24,8 @@ variant "$T/media/v6" v6-hang "rm /usr/sbin/init
 write $T/hang /usr/sbin/init
 sif /usr/sbin/init mode 0100755"
 media_disk 500
-media() { # NAME: the media disk mounted on /tmp/media
-	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro /dev/vdb /tmp/media" 20) || { diag "$out"; give_up "cannot mount the media disk"; }
+media() { # NAME: the media disk mounted on /tmp/media (found by its label: the disks' names vary, 47 says why)
+	out=$(vm_run "$1" "mkdir -p /tmp/media && mount -t ext4 -o ro \"\$(findfs LABEL=kiln-media)\" /tmp/media" 20) || { diag "$out"; give_up "cannot mount the media disk"; }
 }
 args="--mem 768 --disk $disk --persist --data $T/media.img"
 # arm NAME VARIANT DEADLINE: on NAME, `initctl upgrade` the media disk's VARIANT; it must be armed in slot B.

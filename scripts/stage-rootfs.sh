@@ -322,6 +322,11 @@ image_trust() {
 	cp "$verify" "$st/usr/sbin/kiln-verify"; origin /usr/sbin/kiln-verify "build:tools/"
 	# A PXE machine's enrollment (/usr/libexec/kiln/enroll): its own keys, the answer's checks (the same libcrypto).
 	cp "$enroll" "$st/usr/sbin/kiln-enroll"; origin /usr/sbin/kiln-enroll "build:tools/"
+	# A master's backup job checks each snapshot it takes with kiln-snapsum (the same libcrypto).
+	if [ "$role" = master ]; then
+		[ -f "$KILN_BUILD/tools/kiln-snapsum" ] || die "missing $KILN_BUILD/tools/kiln-snapsum: run 'make' first"
+		cp "$KILN_BUILD/tools/kiln-snapsum" "$st/usr/sbin/kiln-snapsum"; origin /usr/sbin/kiln-snapsum "build:tools/"
+	fi
 	trust_libs=$( (elf_needs "$verify"; elf_needs "$enroll") | sort -u | tr '\n' ' ')
 }
 

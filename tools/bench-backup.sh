@@ -8,6 +8,9 @@ set -eu
 LC_ALL=C
 export LC_ALL
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The image's kiln-snapsum (the snapshot's integrity hash and sha256 in one read), as built for the host.
+PATH=${KILN_BUILD:-$top/build}/tools:$PATH
+command -v kiln-snapsum > /dev/null || { echo "bench-backup: no kiln-snapsum in ${KILN_BUILD:-$top/build}/tools: run make first" >&2; exit 1; }
 t=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-backup.XXXXXX")
 port=$((30000 + $$ % 10000))
 etcd --name bench --data-dir "$t/etcd" --listen-client-urls "http://127.0.0.1:$port" \

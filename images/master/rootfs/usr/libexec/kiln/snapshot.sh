@@ -2,7 +2,7 @@
 
 # snapshot_trial FILE SCRATCH [--skip-hash-check]: FILE restored into the folder SCRATCH (removed afterwards) as a
 # one-member cluster nothing can reach: etcd checks the integrity hash etcdctl appended (unless the caller checks it
-# itself: snapshot_hash_ok) and that the file makes a member. On failure, etcd's reason (its error line; its log
+# itself: etcd-backup's kiln-snapsum) and that the file makes a member. On failure, etcd's reason (its error line; its log
 # lines are JSON) on stdout, and status 1.
 snapshot_trial() {
 	st_out=$(etcdctl snapshot restore "$1" --data-dir "$2" --name verify --initial-cluster verify=http://127.0.0.1:1 \
@@ -20,18 +20,6 @@ sha256_of() {
 	if command -v openssl > /dev/null 2>&1; then so_out=$(openssl dgst -sha256 -r ${1:+"$1"}) || return 1
 	else so_out=$(sha256sum ${1:+"$1"}) || return 1; fi
 	echo "${so_out%% *}"
-}
-
-# snapshot_hash_ok FILE SIZE: the integrity hash `etcdctl snapshot save` appended, checked as etcd checks it: the
-# file is 32 bytes more than a multiple of 512, and those last 32 bytes are the sha256 of what precedes them. On
-# failure, what is wrong on stdout, and status 1.
-snapshot_hash_ok() {
-	[ $(($2 % 512)) = 32 ] || { echo "no integrity hash appended ($2 bytes)"; return 1; }
-	sh_want=$(tail -c 32 "$1" | od -An -tx1 | tr -d ' \n')
-	sh_have=$(head -c $(($2 - 32)) "$1" | sha256_of)
-	[ "$sh_have" = "$sh_want" ] && [ ${#sh_want} = 64 ] && return 0
-	echo "its integrity hash does not match its content (damaged)"
-	return 1
 }
 
 # meta_get FILE.db KEY: KEY's value in the snapshot's .meta (empty without one).

@@ -4,13 +4,14 @@
 # accept what `etcdctl snapshot save` writes and give the same sha256 and size as sha256sum and stat, in one read;
 # refuse a snapshot with one byte changed, one cut short, and one whose appended hash is not of its content; get the
 # edges of its reading right (the hashed part ending exactly at the end of a read, a file of only the hash). The
-# backup run then writes a .meta whose sha256 and size are the file's.
+# backup run then writes a .meta whose sha256 and size are the file's. Retention (keep_newest, the shell alone) keeps
+# the newest by revision, then by the time in the name, one without a revision counting as the oldest.
 . tests/system/lib/tap.sh
 SNAPSUM=$KILN_BUILD/tools/kiln-snapsum
 BACKUP=$TOP/images/master/rootfs/usr/libexec/kiln/etcd-backup
 [ -x "$SNAPSUM" ] || bail "no $SNAPSUM: run make"
 command -v etcd > /dev/null && command -v etcdctl > /dev/null || bail "no etcd or etcdctl on the build host: run make deps"
-plan 7
+plan 8
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-snapsum.XXXXXX")
 port=$((40000 + $$ % 10000))
@@ -87,3 +88,19 @@ out=$(PATH=/usr/bin:/bin BACKUP_DIR=$T/backup2 BACKUP_KEEP=2 BACKUP_COPY_TO= sh 
 if echo "$out" | grep -q '^etcd-backup: failed: .*kiln-snapsum' && echo "$out" | grep -qx 'rc=1' &&
 	[ -z "$(ls -A "$T/backup2")" ]; then ok "without kiln-snapsum: failed, naming it; nothing left in the backup folder"
 else not_ok "a run without kiln-snapsum"; diag "$out" "$(ls -A "$T/backup2")"; fi
+
+# Retention: by revision (a clock stepped back gave the newest the earliest name), then by the name's time; no .meta
+# or a revision that is not a number counts as the oldest.
+. "$TOP/images/master/rootfs/usr/libexec/kiln/snapshot.sh"
+r=$T/keep
+mkdir -p "$r"
+kept() { ls "$r" | sed -n 's/\.db$//p' | tr '\n' ' '; }
+mk() { : > "$r/$1.db"; [ -z "$2" ] || printf 'name=%s\nrevision=%s\n' "$1" "$2" > "$r/$1.meta"; }
+mk 20261204T100000Z-m1 10; mk 20261204T110000Z-m1 20; mk 20261204T120000Z-m1 20; mk 20261204T090000Z-m1 30
+mk odd ""; mk 20261204T130000Z-m1 abc
+keep_newest "$r" 3; three=$(kept) metas=$(ls "$r" | grep -c '\.meta$')
+keep_newest "$r" 1; one=$(kept)
+if [ "$three" = "20261204T090000Z-m1 20261204T110000Z-m1 20261204T120000Z-m1 " ] && [ "$metas" = 3 ] &&
+	[ "$one" = "20261204T090000Z-m1 " ] && [ "$(ls "$r" | wc -l)" = 2 ]; then
+	ok "retention: keep 3 of 6 keeps revision 30 (the earliest name) and both of revision 20, with their .meta; keep 1: revision 30"
+else not_ok "retention by revision, then time"; diag "keep 3: $three ($metas .meta)" "keep 1: $one" "$(ls "$r")"; fi

@@ -1,14 +1,13 @@
 # snapshot.sh: what the master's etcd snapshot tools share (sourced by etcd-backup, etcd-backup-copy, kiln-restore).
 
-# snapshot_trial FILE SCRATCH [--skip-hash-check]: FILE restored into the folder SCRATCH (removed afterwards) as a
-# one-member cluster nothing can reach: etcd checks the integrity hash etcdctl appended (unless the caller checks it
-# itself: etcd-backup's kiln-snapsum) and that the file makes a member. On failure, etcd's reason (its error line; its log
-# lines are JSON) on stdout, and status 1.
+# snapshot_trial FILE SCRATCH [--skip-hash-check]: FILE restored into the folder SCRATCH as a one-member cluster
+# nothing can reach: etcd checks the integrity hash etcdctl appended (unless the caller checks it itself: etcd-backup's
+# kiln-snapsum) and that the file makes a member. The caller removes SCRATCH with the rest of its scratch files (one
+# rm fewer in a backup run). On failure, etcd's reason (its error line; its log lines are JSON) on stdout, and status 1.
 snapshot_trial() {
 	st_out=$(etcdctl snapshot restore "$1" --data-dir "$2" --name verify --initial-cluster verify=http://127.0.0.1:1 \
 		--initial-advertise-peer-urls http://127.0.0.1:1 ${3:-} 2>&1)
 	st_rc=$?
-	rm -rf "$2"
 	[ "$st_rc" = 0 ] && return 0
 	echo "$st_out" | grep -v '^{' | grep . | tail -n 1 | grep . || echo "$st_out" | tail -n 1
 	return 1
@@ -25,25 +24,48 @@ sha256_of() {
 # meta_get FILE.db KEY: KEY's value in the snapshot's .meta (empty without one).
 meta_get() { sed -n "s/^$2=//p" "${1%.db}.meta" 2>/dev/null; }
 # snapshot_revision FILE.db: the etcd revision its .meta records, or nothing when it records none (or not a number).
-# (Read by the shell alone: retention reads every kept snapshot's .meta at each backup run.)
-snapshot_revision() {
+snapshot_revision() { snapshot_revision_is "$1"; [ -z "$sr" ] || echo "$sr"; }
+# snapshot_revision_is FILE.db: the same in $sr, read by the shell alone (retention reads every kept snapshot's .meta
+# at each backup run).
+snapshot_revision_is() {
 	sr=
 	[ -r "${1%.db}.meta" ] || return 0
 	while IFS= read -r sr_line; do
 		case $sr_line in revision=*) sr=${sr_line#revision=}; break ;; esac
 	done < "${1%.db}.meta"
-	case $sr in '' | *[!0-9]*) ;; *) echo "$sr" ;; esac
+	case $sr in *[!0-9]* | ???????????????????*) sr= ;; esac # digits, fewer than 19
 }
 
 # keep_newest DIR N: the newest N snapshots of DIR kept (NAME.db with its NAME.meta), the others removed. Newest by
-# the etcd revision its .meta records, which only grows, then by name: a clock stepped back, which makes a new name
-# sort before the old ones, never makes the newest snapshot go.
+# the etcd revision its .meta records, which only grows, then by the time in its name (YYYYMMDDTHHMMSSZ-host): a
+# clock stepped back, which makes a new name older than the kept ones, never makes the newest snapshot go. One
+# without a revision, or a name of another form, counts as the oldest. The shell alone but for one rm (it runs at
+# every backup): the oldest found again for each one too many (there is one a run, once DIR holds N).
 keep_newest() {
-	for kn_db in "$1"/*.db; do
-		[ -f "$kn_db" ] || continue
-		kn_rev=$(snapshot_revision "$kn_db")
-		echo "${kn_rev:-0} ${kn_db##*/}" # none recorded: the oldest
-	done | sort -k1,1nr -k2,2r | tail -n +$(($2 + 1)) | while read -r _ kn_old; do
-		rm -f "$1/$kn_old" "$1/${kn_old%.db}.meta"
+	kn_gone= kn_rm= kn_old_rev=0 kn_old_t=0
+	while :; do
+		kn_n=0 kn_old=
+		for kn_db in "$1"/*.db; do
+			[ -f "$kn_db" ] || continue
+			case $kn_gone in *"
+$kn_db
+"*) continue ;; esac
+			kn_n=$((kn_n + 1))
+			snapshot_revision_is "$kn_db"
+			kn_t=${kn_db##*/} && kn_t=${kn_t%%Z-*} && kn_t=${kn_t%T*}${kn_t#*T}
+			case $kn_t in '' | *[!0-9]* | ???????????????*) kn_t=0 ;; esac
+			if [ -z "$kn_old" ] || [ "${sr:-0}" -lt "$kn_old_rev" ] || { [ "${sr:-0}" -eq "$kn_old_rev" ] && [ "$kn_t" -lt "$kn_old_t" ]; }; then
+				kn_old=$kn_db kn_old_rev=${sr:-0} kn_old_t=$kn_t
+			fi
+		done
+		[ "$kn_n" -gt "$2" ] || break
+		kn_gone="$kn_gone
+$kn_old
+" kn_rm="$kn_rm ${kn_old##*/}"
 	done
+	[ -n "$kn_rm" ] || return 0
+	kn_dir=$1
+	set --
+	for kn_f in $kn_rm; do set -- "$@" "$kn_dir/$kn_f" "$kn_dir/${kn_f%.db}.meta"; done
+	rm -f "$@"
 }

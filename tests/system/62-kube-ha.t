@@ -8,17 +8,19 @@
 # with kiln-restore (the Deployment made before the backup is back, one made after it is not), one member rebuilt
 # from its peers; then the node Ready again through the restored control plane. Last, m1 is powered off: the node
 # stays Ready through apiproxy, kubectl works through m2, the controller-manager and scheduler lead from m2, and a
-# new pod is scheduled and runs.
+# new pod is scheduled and runs. A pod on n1 writes a numbered line every second from before the drill on: with m1
+# off, every line it wrote is on m2 (n1 sends its logs to m1 and m2), none missing.
 # Under make test every result is reported skipped (four machines with two apiservers and the drill take about
 # 20 minutes under emulation: 61-kube.t checks Kubernetes on one master and two nodes there).
 . tests/system/lib/tap.sh
 use_test_tree
 KILN_TOP=$TOP
 drill_steps=19
-plan $((drill_steps + 6))
+plan $((drill_steps + 8))
 if [ -z "${KILN_LONG:-}" ]; then
-	for c in "four machines ready" "both apiservers ready" "the node Ready" $(seq -f 'drill_step_%g' 1 $drill_steps) \
-		"the nodes Ready after the restore" "m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs"; do
+	for c in "four machines ready" "both apiservers ready" "the node Ready" "a pod on n1 writing numbered lines" \
+		$(seq -f 'drill_step_%g' 1 $drill_steps) "the nodes Ready after the restore" \
+		"m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs" "m1 off: every line of n1's pod on m2"; do
 		skip "$c: under make test-long (KILN_LONG=1), for make test's time"
 	done
 	exit 0
@@ -54,7 +56,25 @@ if until_ok 300 both_ready; then ok "both apiservers answer /readyz ok (m1, m2);
 else not_ok "both apiservers are ready"; diag "$(readyz)"; fi
 if until_ok 300 nodes_ready; then ok "$NODES Ready, OS image 'kiln $v1 (node)', kubelet $KUBERNETES_VERSION"
 else not_ok "$NODES Ready"; diag "$(kc get nodes -o wide 2>&1)"; fi
-import_image $NODES # for the pod made with m1 off
+import_image $NODES # for the pods: the numbered lines' and the one made with m1 off
+# n1's pod writes a numbered line every second; its log goes to m1 and m2, n1's two log targets. Made before the
+# drill, whose restore brings it back (it predates the backup), it writes on through m1's power-off below. (Made
+# again while it is not there: right after the apiservers are ready the namespace's service account may be missing.)
+seq_pod() {
+	kc get pod seq > /dev/null 2>&1 ||
+		kc run seq --image="$img" --image-pull-policy=Never --restart=Never --command -- \
+			sh -c 'i=0; while :; do i=$((i + 1)); echo "kiln-seq $i"; sleep 1; done' > "$CLUSTER_RUN/seq.log" 2>&1
+	[ "$(kc get pod seq -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]
+}
+if until_ok 240 seq_pod; then ok "a pod on n1 writes numbered lines: $(kc get pod seq -o jsonpath='{.spec.nodeName} {.status.podIP}')"
+else not_ok "a pod on n1 writing numbered lines"; diag "$(cat "$CLUSTER_RUN/seq.log")" "$(kc describe pod seq 2>&1 | tail -n 12)"; fi
+# seq_written: the last number n1's pod wrote, from its own log on n1 (the newest file: a restarted container writes
+# the next). seq_on MACHINE: the numbers MACHINE has stored of that log, one a line.
+seq_written() {
+	vm_run n1 "f=\$(ls -t /data/log/pods/default_seq_*/seq/*.log 2> /dev/null | head -n 1); [ -n \"\$f\" ] && sed -n 's/.*kiln-seq \([0-9]*\)\$/\1/p' \"\$f\" | tail -n 1" 30 |
+		tr -dc '0-9'
+}
+seq_on() { vm_run "$1" "sed -n 's/.*kiln-seq \([0-9]*\)\$/\1/p' /data/logs/n1/pod/default_seq_seq.log 2> /dev/null" 30 | tr -dc '0-9\n'; }
 
 # The drill: each of its steps is one result here; a drill that stops early fails the steps it never reached.
 KILN_OUT=$T/out sh scripts/drill.sh run "$R" > "$CLUSTER_RUN/drill.log" 2>&1
@@ -73,6 +93,7 @@ if until_ok 420 nodes_ready $kube_masters; then ok "after the restore $NODES Rea
 else not_ok "the nodes Ready after the restore"; diag "$(kc_at m2 get nodes -o wide 2>&1)" "$(readyz)"; fi
 
 # m1 powered off: the node reaches m2 through apiproxy (m1 stays off).
+seq_off=$(seq_written)
 vm_send m1 "initctl poweroff"
 vm_wait_exit m1 120 > /dev/null 2>&1 || kill "$(cat "$CLUSTER_RUN/m1/qemu.pid")" 2>/dev/null
 off=$(date +%s)
@@ -96,4 +117,19 @@ running_pod() {
 }
 if until_ok 300 running_pod; then ok "with m1 off a new pod is scheduled and runs: $(kc_at m2 get pod after-m1 -o jsonpath='{.spec.nodeName} {.status.podIP}') ($(($(date +%s) - off)) s after m1 went off; leaders: $(leaders))"
 else not_ok "with m1 off a new pod is scheduled and runs"; diag "$(cat "$CLUSTER_RUN/after-m1.log" 2>&1)" "$(kc_at m2 describe pod after-m1 2>&1 | tail -n 15)" "$(leaders)"; fi
+# n1's pod's lines with m1 off: every number it wrote from 10 before the power-off to 10 before the last is on m2
+# (what n1's forwarder sends m2 does not wait for m1); the last few may still be on the way.
+seq_all_on_m2() {
+	seq_last=$(seq_written) seq_got=$(seq_on m2)
+	seq_from=$((${seq_off:-0} > 10 ? ${seq_off:-0} - 10 : 1)) seq_to=$((${seq_last:-0} - 10))
+	seq_missing=$(echo "$seq_got" | awk -v a="$seq_from" -v b="$seq_to" '$1 >= a && $1 <= b { seen[$1] = 1 }
+		END { for (i = a; i <= b; i++) if (!(i in seen)) m++; print m + 0 }')
+	seq_dup=$(echo "$seq_got" | sort -n | uniq -d | grep -c .)
+	[ -n "$seq_off" ] && [ "$seq_to" -gt $((seq_from + 60)) ] && [ "$seq_missing" = 0 ]
+}
+if until_ok 120 seq_all_on_m2; then
+	ok "with m1 off, every line n1's pod wrote is on m2: numbers $seq_from to $seq_to ($((seq_to - seq_from + 1)) lines, m1 off $(($(date +%s) - off)) s; $seq_dup duplicates)"
+else not_ok "with m1 off every line of n1's pod is on m2"
+	diag "written: $seq_off at the power-off, $seq_last now; on m2 from $seq_from to $seq_to: $seq_missing missing" \
+		"$(vm_run n1 'tail -n 5 /data/log/logship.log' 20)" "$(vm_run m2 'ls -la /data/logs/n1/pod/; tail -n 3 /data/log/logsink.log' 20)"; fi
 done_testing

@@ -13,7 +13,7 @@ cd "$KILN_TOP"
 b=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-kube.XXXXXX")
 ns=kiln-bk-$$
 R=$b/out/cluster
-trap 'KILN_OUT=$b/out CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns sh scripts/cluster.sh down "$R" >/dev/null 2>&1; rm -rf "$b"' EXIT
+trap 'KILN_OUT=$b/out CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns sh scripts/cluster.sh down "$R" >/dev/null 2>&1 || :; rm -rf "$b"' EXIT
 # The cluster's own output tree, as 61-kube.t makes it: its render and identities, the role images make built.
 "$KILN_BUILD/tools/kiln" render tests/clusters/kube.yaml --out "$R" --pki "$b/pki" --rootfs rootfs > "$b/render.log" 2>&1 ||
 	die "cannot render tests/clusters/kube.yaml: $(tail -n 1 "$b/render.log")"

@@ -5,7 +5,8 @@
 #  - build time with a warm dependency cache
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
 #  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
-#  - the log forwarder's CPU and memory at 100 and 1,000 lines a second, and a line's latency to a master
+#  - the log forwarder's CPU and memory at 100 and 1,000 lines a second, and a line's latency to a master (build
+#    host); the same rates on a node in QEMU: its CPU and memory there, and when every line was on the master
 #  - a QEMU cluster up (etcd only) against one master alone
 #  - Kubernetes: image sizes with and without the components, the cluster to nodes Ready and a first pod against
 #    etcd only, memory per machine (bench-kube.sh)
@@ -98,6 +99,8 @@ sh "$KILN_TOP/tools/bench-backup.sh" | sed 's/^/bench:   /'
 # Logs: the forwarder's CPU and memory at 100 and 1,000 lines a second, and a line's time from written to stored.
 echo "bench: log forwarding, the images' rsyslog configurations (build host, loopback, TLS):"
 sh "$KILN_TOP/tools/bench-logs.sh" | sed 's/^/bench:   /'
+echo "bench: log forwarding on a node in QEMU (n1 to m1, TCG, etcd only):"
+sh "$KILN_TOP/scripts/bench-logs-qemu.sh" | sed 's/^/bench:   /'
 
 # A QEMU test cluster: wall time from `cluster.sh up` to every machine ready, against one master booting alone
 # in the same run (the one-master test cluster's s1, etcd with TLS, same memory), both from QEMU's start.

@@ -1,0 +1,66 @@
+#!/bin/sh
+# bench-logs-qemu.sh: the log forwarder on a node in QEMU (part of make bench; also alone, as root, after make
+# test-images): the cluster of 61-kube.t with its master m1 and node n1 only, etcd only (kiln.disable=kube-apiserver,
+# apiproxy: the node runs its forwarder and little else), booted by cluster.sh under TCG. On n1 a shell writes
+# numbered lines into a log of /data/log at 100 and then 1,000 lines a second for 10 s each (a batch every 0.1 s);
+# printed for each rate: the lines stored on m1, the forwarder's CPU time on n1 (rsyslogd's own, from /proc) and its
+# resident memory, and how long after the last line was written every line was on m1 (polled each second from the
+# build host: a bound, not a line's latency; tools/bench-logs.sh measures each line's on the build host).
+. "$(dirname "$0")/lib.sh"
+cd "$KILN_TOP"
+. "$KILN_TOP/tests/system/lib/tap.sh" > /dev/null
+use_test_tree
+[ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
+b=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-logq.XXXXXX")
+ns=kiln-bl-$$
+R=$b/out/cluster
+export CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns CLUSTER_MEM=1024 CLUSTER_TIMEOUT=600
+export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy
+# (each step may fail under set -e, where the first failure would end the trap: || :)
+trap 'KILN_OUT=$b/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1 || :; ip netns del "$ns" 2> /dev/null || :; rm -rf "$b"' EXIT
+# tests/clusters/kube.yaml without n2, rendered with a PKI of its own (n1 sends its logs to m1, the only master).
+awk '/^  - name: n2$/ { skip = 3 } skip > 0 { skip--; next } { print }' tests/clusters/kube.yaml > "$b/logbench.yaml"
+"$KILN_BUILD/tools/kiln" render "$b/logbench.yaml" --out "$R" --pki "$b/pki" --rootfs rootfs > "$b/render.log" 2>&1 ||
+	die "cannot render the cluster: $(tail -n 1 "$b/render.log")"
+. "$R/cluster.env"
+[ "$MASTERS $NODES" = "m1 n1" ] || die "the cluster is not m1 and n1: $MASTERS $NODES"
+for m in m1 n1; do
+	mkdir -p "$b/out/machines/$m"
+	sh scripts/mk-identity.sh "$R/machines/$m/identity" "$b/out/machines/$m/identity.cpio.gz" > /dev/null || die "identity of $m"
+done
+ln -s "$KILN_OUT/master" "$b/out/master"
+ln -s "$KILN_OUT/node" "$b/out/node"
+VM_DIR=$CLUSTER_RUN
+. scripts/vm.sh
+KILN_OUT=$b/out sh scripts/cluster.sh up "$R" > "$b/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$b/up.log")"; exit 0; }
+
+# stored RATE: how many of the run's lines m1 holds
+stored() { vm_run m1 "grep -c ' seq=' /data/logs/n1/bench$1.log 2> /dev/null || echo 0" 20 | tr -dc 0-9; }
+# The forwarder connected: a first line reaches m1.
+vm_run n1 "echo 'bench seq=0' >> /data/log/bench0.log" 20 > /dev/null
+end=$(($(date +%s) + 120))
+until [ "$(stored 0)" = 1 ] || [ "$(date +%s)" -ge "$end" ]; do sleep 1; done
+[ "$(stored 0)" = 1 ] || { echo "n1's first line did not reach m1 in 120 s: $(vm_run n1 'tail -n 3 /data/log/logship.log' 20)"; exit 0; }
+# the forwarder's pid on n1 (the only rsyslogd there), its CPU ticks and resident KiB
+fpid=$(vm_run n1 "for p in /proc/[0-9]*; do [ \"\$(cat \$p/comm 2> /dev/null)\" = rsyslogd ] && echo \${p#/proc/}; done" 20 | tr -dc '0-9\n' | head -n 1)
+[ -n "$fpid" ] || { echo "no forwarder (rsyslogd) on n1"; exit 0; }
+ticks() { vm_run n1 "cut -d' ' -f14,15 /proc/$fpid/stat" 20 | awk 'NF == 2 { print $1 + $2 }'; }
+rss() { vm_run n1 "awk '/^VmRSS/ { print \$2 }' /proc/$fpid/status" 20 | tr -dc 0-9; }
+hz=$(vm_run n1 "getconf CLK_TCK 2> /dev/null || echo 100" 20 | tr -dc 0-9)
+for rate in 100 1000; do
+	n=$((rate * 10)) per=$((rate / 10))
+	c0=$(ticks)
+	# the writer: 100 batches, one every 0.1 s, each line numbered; it returns when the last is written
+	w0=$(date +%s)
+	vm_run n1 "i=0; while [ \$i -lt $n ]; do j=0; while [ \$j -lt $per ]; do i=\$((i + 1)); j=\$((j + 1)); echo \"bench seq=\$i\"; done >> /data/log/bench$rate.log; sleep 0.1; done" 120 > /dev/null
+	w1=$(date +%s)
+	end=$((w1 + 180))
+	until [ "$(stored "$rate")" -ge "$n" ] || [ "$(date +%s)" -ge "$end" ]; do sleep 1; done
+	got=$(stored "$rate") drained=$(($(date +%s) - w1))
+	c1=$(ticks)
+	cpu_ms=$(((c1 - c0) * 1000 / ${hz:-100}))
+	# (the writer's own sleeps and forks under TCG stretch its 10 s: the rate it reached is printed too)
+	printf '%d lines/s asked: %d lines in %d s (%d a second); %d of them on m1, all by %d s after the last was written; forwarder CPU %d.%02d s (%d%% of n1'"'"'s emulated core over %d s), RSS %s KiB\n' \
+		"$rate" "$n" $((w1 - w0)) $((n / (w1 - w0))) "${got:-0}" "$drained" $((cpu_ms / 1000)) $((cpu_ms % 1000 / 10)) \
+		$((cpu_ms / 10 / (w1 - w0 + drained))) $((w1 - w0 + drained)) "$(rss)"
+done

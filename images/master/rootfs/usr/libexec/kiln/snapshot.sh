@@ -39,17 +39,13 @@ snapshot_revision_is() {
 # keep_newest DIR N: the newest N snapshots of DIR kept (NAME.db with its NAME.meta), the others removed. Newest by
 # the etcd revision its .meta records, which only grows, then by the time in its name (YYYYMMDDTHHMMSSZ-host): a
 # clock stepped back, which makes a new name older than the kept ones, never makes the newest snapshot go. One
-# without a revision, or a name of another form, counts as the oldest. The shell alone but for one rm (it runs at
-# every backup): the oldest found again for each one too many (there is one a run, once DIR holds N).
+# without a revision, or a name of another form, counts as the oldest. The shell alone but for the rm (it runs at
+# every backup): while there are more than N, the oldest is found and removed (one a run, once DIR holds N).
 keep_newest() {
-	kn_gone= kn_rm= kn_old_rev=0 kn_old_t=0
 	while :; do
 		kn_n=0 kn_old=
 		for kn_db in "$1"/*.db; do
 			[ -f "$kn_db" ] || continue
-			case $kn_gone in *"
-$kn_db
-"*) continue ;; esac
 			kn_n=$((kn_n + 1))
 			snapshot_revision_is "$kn_db"
 			kn_t=${kn_db##*/} && kn_t=${kn_t%%Z-*} && kn_t=${kn_t%T*}${kn_t#*T}
@@ -58,14 +54,7 @@ $kn_db
 				kn_old=$kn_db kn_old_rev=${sr:-0} kn_old_t=$kn_t
 			fi
 		done
-		[ "$kn_n" -gt "$2" ] || break
-		kn_gone="$kn_gone
-$kn_old
-" kn_rm="$kn_rm ${kn_old##*/}"
+		[ "$kn_n" -gt "$2" ] || return 0
+		rm -f "$kn_old" "${kn_old%.db}.meta"
 	done
-	[ -n "$kn_rm" ] || return 0
-	kn_dir=$1
-	set --
-	for kn_f in $kn_rm; do set -- "$@" "$kn_dir/$kn_f" "$kn_dir/${kn_f%.db}.meta"; done
-	rm -f "$@"
 }

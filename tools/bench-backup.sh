@@ -13,20 +13,12 @@ PATH=${KILN_BUILD:-$top/build}/tools:$PATH
 command -v kiln-snapsum > /dev/null || { echo "bench-backup: no kiln-snapsum in ${KILN_BUILD:-$top/build}/tools: run make first" >&2; exit 1; }
 t=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-backup.XXXXXX")
 port=$((30000 + $$ % 10000))
-etcd --name bench --data-dir "$t/etcd" --listen-client-urls "http://127.0.0.1:$port" \
-	--advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-cluster "bench=http://127.0.0.1:$((port + 1))" > "$t/etcd.log" 2>&1 &
-pid=$!
+etcd_pid=
 # (wait's status is etcd's, non-zero after the kill: under set -e it ended the trap before the rm, which left the
 # run's folder and its few hundred MB in /tmp)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || :; rm -rf "$t"' EXIT
-export ETCDCTL_ENDPOINTS=http://127.0.0.1:$port ETCDCTL_API=3
-i=0
-until etcdctl endpoint health > /dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "etcd did not start: $(tail -n 1 "$t/etcd.log")" >&2; exit 1; }
-	sleep 0.1
-done
+trap '[ -z "$etcd_pid" ] || { kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null || :; }; rm -rf "$t"' EXIT
+. "$top/tools/etcd-scratch.sh"
+etcd_scratch "$t" "$port" || exit 1
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.3f", e - s }'; } # ms: a 10 MB snapshot takes about 0.1 s
 filled=0

@@ -15,20 +15,12 @@ plan 8
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-snapsum.XXXXXX")
 port=$((40000 + $$ % 10000))
-etcd --name t --data-dir "$T/etcd" --listen-client-urls "http://127.0.0.1:$port" \
-	--advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-cluster "t=http://127.0.0.1:$((port + 1))" > "$T/etcd.log" 2>&1 &
-etcd_pid=$!
-cleanup() { kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; rm -rf "$T"; }
+etcd_pid=
+cleanup() { [ -z "$etcd_pid" ] || { kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null; }; rm -rf "$T"; }
 trap cleanup EXIT
 trap 'exit 2' INT TERM
-export ETCDCTL_ENDPOINTS=http://127.0.0.1:$port ETCDCTL_API=3
-i=0
-until etcdctl endpoint health > /dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 100 ] || bail "etcd did not start: $(tail -n 1 "$T/etcd.log")"
-	sleep 0.1
-done
+. "$TOP/tools/etcd-scratch.sh"
+etcd_scratch "$T" "$port" 2> "$T/why" || bail "$(cat "$T/why")"
 # About 3 MB of values: the file spans several of kiln-snapsum's 1 MiB reads.
 i=0
 while [ $i -lt 12 ]; do head -c 250000 /dev/urandom | etcdctl put "/t/v$i" > /dev/null || bail "etcdctl put"; i=$((i + 1)); done

@@ -11,28 +11,18 @@ cd "$KILN_TOP"
 . "$KILN_TOP/tests/system/lib/tap.sh" > /dev/null
 use_test_tree
 [ "$(id -u)" = 0 ] || die "a cluster needs root (network namespace, taps)"
-b=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-logq.XXXXXX")
-ns=kiln-bl-$$
-R=$b/out/cluster
-export CLUSTER_RUN=$b/run CLUSTER_NETNS=$ns CLUSTER_MEM=1024 CLUSTER_TIMEOUT=600
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-logq.XXXXXX")
+export CLUSTER_RUN=$T/run CLUSTER_NETNS=kiln-bl-$$ CLUSTER_MEM=1024 CLUSTER_TIMEOUT=600
 export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy
-# (each step may fail under set -e, where the first failure would end the trap: || :)
-trap 'KILN_OUT=$b/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1 || :; ip netns del "$ns" 2> /dev/null || :; rm -rf "$b"' EXIT
-# tests/clusters/kube.yaml without n2, rendered with a PKI of its own (n1 sends its logs to m1, the only master).
-awk '/^  - name: n2$/ { skip = 3 } skip > 0 { skip--; next } { print }' tests/clusters/kube.yaml > "$b/logbench.yaml"
-"$KILN_BUILD/tools/kiln" render "$b/logbench.yaml" --out "$R" --pki "$b/pki" --rootfs rootfs > "$b/render.log" 2>&1 ||
-	die "cannot render the cluster: $(tail -n 1 "$b/render.log")"
-. "$R/cluster.env"
+# The cluster's own tree as 61 and 62 make it (kube_tree: its render, PKI and identities, the role images linked;
+# powered off and removed at exit): tests/clusters/kube.yaml without n2 (n1 sends its logs to m1, the only master).
+. tests/system/lib/kube-tree.sh
+awk '/^  - name: n2$/ { skip = 3 } skip > 0 { skip--; next } { print }' tests/clusters/kube.yaml > "$T/logbench.yaml"
+kube_tree "$T/logbench.yaml"
 [ "$MASTERS $NODES" = "m1 n1" ] || die "the cluster is not m1 and n1: $MASTERS $NODES"
-for m in m1 n1; do
-	mkdir -p "$b/out/machines/$m"
-	sh scripts/mk-identity.sh "$R/machines/$m/identity" "$b/out/machines/$m/identity.cpio.gz" > /dev/null || die "identity of $m"
-done
-ln -s "$KILN_OUT/master" "$b/out/master"
-ln -s "$KILN_OUT/node" "$b/out/node"
 VM_DIR=$CLUSTER_RUN
 . scripts/vm.sh
-KILN_OUT=$b/out sh scripts/cluster.sh up "$R" > "$b/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$b/up.log")"; exit 0; }
+KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$T/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$T/up.log")"; exit 0; }
 
 # stored RATE: how many of the run's lines m1 holds
 stored() { vm_run m1 "grep -c ' seq=' /data/logs/n1/bench$1.log 2> /dev/null || echo 0" 20 | tr -dc 0-9; }

@@ -1,4 +1,4 @@
-# kube-tree.sh: a test cluster's own output tree (sourced by 61-kube.t and 62-kube-ha.t, after tap.sh and
+# kube-tree.sh: a test cluster's own output tree (sourced by 61-kube.t, 62-kube-ha.t and scripts/bench-logs-qemu.sh, after tap.sh and
 # scripts/vm.sh, with T and CLUSTER_NETNS set). When the test ends, the cluster is powered off, its namespace deleted
 # and T removed (KEEP_VM_DIR keeps T); www_pid, a server the test started, is stopped.
 # kube_tree FILE: FILE rendered with a PKI of its own into $T/out/cluster (R, its cluster.env loaded), each machine's
@@ -29,10 +29,11 @@ kube_up() {
 	fi
 }
 
+# (each step may fail, and a caller under set -e, scripts/bench-logs-qemu.sh, would end the trap there: || :)
 kube_tree_cleanup() {
-	[ -z "${www_pid:-}" ] || kill "$www_pid" 2>/dev/null
-	[ -z "${R:-}" ] || KILN_OUT=$T/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1
-	ip netns del "$CLUSTER_NETNS" 2>/dev/null
+	[ -z "${www_pid:-}" ] || kill "$www_pid" 2>/dev/null || :
+	[ -z "${R:-}" ] || KILN_OUT=$T/out sh scripts/cluster.sh down "$R" > /dev/null 2>&1 || :
+	ip netns del "$CLUSTER_NETNS" 2>/dev/null || :
 	[ -n "${KEEP_VM_DIR:-}" ] || rm -rf "$T"
 }
 trap kube_tree_cleanup EXIT

@@ -20,6 +20,8 @@
 # CLUSTER_APPEND (more kernel command line, e.g. kiln.disable=...; on disk boots added to the APPEND lines of the
 # copy's syslinux.cfg, where upgrades keep it), CLUSTER_APPEND_FOR (NAME=WORD ..., WORD added to machine NAME's
 # command line only, e.g. "m3=kiln.disable=kube-apiserver"),
+# CLUSTER_DATA_FOR (NAME=MIB ...: on initramfs boots machine NAME gets a local disk of MIB MiB, blank at `up`, where
+# it makes its DATA as a PXE machine does (kiln.data_format_blank kiln.data=disk): it keeps DATA across `start`),
 # CLUSTER_SMP_FOR (NAME=N ...: machine NAME gets N CPUs instead of CLUSTER_SMP, e.g. the one master that runs the
 # control plane while the others only hold etcd),
 # CLUSTER_STAGGER (1, the default: a quorum of masters, then the other masters, then the nodes; 2: a quorum of
@@ -68,6 +70,11 @@ initrd() {
 	[ "$2" = master ] && a="$a $VM_DIR/emulation.cpio.gz"
 	[ -z "${CLUSTER_EXTRA:-}" ] || a="$a $CLUSTER_EXTRA"
 	(umask 077 && cat $a > "$VM_DIR/$1/initrd") # it holds the machine's keys
+	mib=$(for_machine "$1" "${CLUSTER_DATA_FOR:-}" | tail -n 1)
+	[ -n "$mib" ] || return 0
+	case $mib in *[!0-9]* | 0) die "CLUSTER_DATA_FOR: $1=$mib is not a size in MiB" ;; esac
+	[ "$mib" -ge 64 ] && [ "$mib" -le 65536 ] || die "CLUSTER_DATA_FOR: $1=$mib MiB, not between 64 and 65536"
+	truncate -s "${mib}M" "$VM_DIR/$1/data.img" || die "cannot make $1's blank disk $VM_DIR/$1/data.img"
 }
 
 # disk NAME ROLE: a copy of the machine's disk image, with the emulation files on its DATA (masters).
@@ -110,7 +117,10 @@ emulation_archive() {
 for_machine() { for w in $2; do [ "${w%%=*}" = "$1" ] && echo "${w#*=}"; done; :; }
 
 # machine_append NAME: what an initramfs boot of NAME adds to the kernel command line.
-machine_append() { echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}"); }
+machine_append() {
+	echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}") \
+		$([ "$boot" != initramfs ] || [ -z "$(for_machine "$1" "${CLUSTER_DATA_FOR:-}")" ] || echo kiln.data_format_blank kiln.data=disk)
+}
 
 # no_apiserver NAME: NAME's command line leaves kube-apiserver out (kiln.disable).
 no_apiserver() { case $(machine_append "$1") in *kiln.disable=*kube-apiserver*) return 0 ;; *) return 1 ;; esac; }
@@ -125,6 +135,7 @@ start_machine() {
 		set -- "$1" --disk "$VM_DIR/$1/disk.img" --persist --reboot
 	else
 		set -- "$1" --append "$(machine_append "$1")" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
+		[ ! -f "$VM_DIR/$1/data.img" ] || set -- "$@" --data "$VM_DIR/$1/data.img"
 	fi
 	m=$1; shift
 	msmp=$(for_machine "$m" "${CLUSTER_SMP_FOR:-}" | tail -n 1)

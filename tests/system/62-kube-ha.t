@@ -9,18 +9,22 @@
 # from its peers; then the node Ready again through the restored control plane. Last, m1 is powered off: the node
 # stays Ready through apiproxy, kubectl works through m2, the controller-manager and scheduler lead from m2, and a
 # new pod is scheduled and runs. A pod on n1 writes a numbered line every second from before the drill on: with m1
-# off, every line it wrote is on m2 (n1 sends its logs to m1 and m2), none missing.
+# off, every line it wrote is on m2 (n1 sends its logs to m1 and m2), none missing. Then m1 is booted again: m1 has a
+# local disk for its DATA (made on the blank disk at its first boot, as a PXE master makes it), so it comes back with
+# its etcd member and its stored logs; its apiserver is ready again, and every line the pod wrote, those of the
+# outage too (n1 kept them queued for m1), is on m1: on a second master, none missing, duplicates counted.
 # Under make test every result is reported skipped (four machines with two apiservers and the drill take about
 # 20 minutes under emulation: 61-kube.t checks Kubernetes on one master and two nodes there).
 . tests/system/lib/tap.sh
 use_test_tree
 KILN_TOP=$TOP
 drill_steps=19
-plan $((drill_steps + 8))
+plan $((drill_steps + 10))
 if [ -z "${KILN_LONG:-}" ]; then
 	for c in "four machines ready" "both apiservers ready" "the node Ready" "a pod on n1 writing numbered lines" \
 		$(seq -f 'drill_step_%g' 1 $drill_steps) "the nodes Ready after the restore" \
-		"m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs" "m1 off: every line of n1's pod on m2"; do
+		"m1 off: the nodes stay Ready, kubectl through m2" "m1 off: a new pod runs" "m1 off: every line of n1's pod on m2" \
+		"m1 back on its DATA: both apiservers ready" "m1 back: every line of n1's pod on m1 too"; do
 		skip "$c: under make test-long (KILN_LONG=1), for make test's time"
 	done
 	exit 0
@@ -32,6 +36,7 @@ export CLUSTER_RUN=$T/run
 export CLUSTER_NETNS=kiln-ha-$$ CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
 export CLUSTER_BOOT=initramfs CLUSTER_MEM=${CLUSTER_MEM:-1536}
 export CLUSTER_APPEND_FOR="m3=kiln.disable=kube-apiserver"
+export CLUSTER_DATA_FOR="m1=2048" # m1 is powered off and back: its DATA on a disk of its own
 kube_masters="m1 m2" kube_off=
 VM_DIR=$CLUSTER_RUN
 . "$TOP/scripts/vm.sh"
@@ -119,17 +124,35 @@ if until_ok 300 running_pod; then ok "with m1 off a new pod is scheduled and run
 else not_ok "with m1 off a new pod is scheduled and runs"; diag "$(cat "$CLUSTER_RUN/after-m1.log" 2>&1)" "$(kc_at m2 describe pod after-m1 2>&1 | tail -n 15)" "$(leaders)"; fi
 # n1's pod's lines with m1 off: every number it wrote from 10 before the power-off to 10 before the last is on m2
 # (what n1's forwarder sends m2 does not wait for m1); the last few may still be on the way.
-seq_all_on_m2() {
-	seq_last=$(seq_written) seq_got=$(seq_on m2)
+# seq_all_on MACHINE: every number from 10 before m1's power-off to 10 before the last written is on MACHINE.
+seq_all_on() {
+	seq_last=$(seq_written) seq_got=$(seq_on "$1")
 	seq_from=$((${seq_off:-0} > 10 ? ${seq_off:-0} - 10 : 1)) seq_to=$((${seq_last:-0} - 10))
 	seq_missing=$(echo "$seq_got" | awk -v a="$seq_from" -v b="$seq_to" '$1 >= a && $1 <= b { seen[$1] = 1 }
 		END { for (i = a; i <= b; i++) if (!(i in seen)) m++; print m + 0 }')
 	seq_dup=$(echo "$seq_got" | sort -n | uniq -d | grep -c .)
 	[ -n "$seq_off" ] && [ "$seq_to" -gt $((seq_from + 60)) ] && [ "$seq_missing" = 0 ]
 }
-if until_ok 120 seq_all_on_m2; then
+if until_ok 120 seq_all_on m2; then
 	ok "with m1 off, every line n1's pod wrote is on m2: numbers $seq_from to $seq_to ($((seq_to - seq_from + 1)) lines, m1 off $(($(date +%s) - off)) s; $seq_dup duplicates)"
 else not_ok "with m1 off every line of n1's pod is on m2"
 	diag "written: $seq_off at the power-off, $seq_last now; on m2 from $seq_from to $seq_to: $seq_missing missing" \
 		"$(vm_run n1 'tail -n 5 /data/log/logship.log' 20)" "$(vm_run m2 'ls -la /data/logs/n1/pod/; tail -n 3 /data/log/logsink.log' 20)"; fi
+
+# m1 back: booted again from its initramfs, its DATA from its disk (etcd's member and the logs stored before).
+off_s=$(($(date +%s) - off))
+KILN_OUT=$T/out sh scripts/cluster.sh start "$R" m1 > "$CLUSTER_RUN/m1-start.log" 2>&1
+vm_wait m1 'kiln: data: .* found in|kiln: data: made|kiln: no data partition' 120
+m1_data=$(vm_log m1 | grep -o 'kiln: data: .* found in.*\|kiln: data: made.*\|kiln: no data partition.*' | head -n 1)
+if case $m1_data in *" found in "*) :;; *) false;; esac && vm_wait m1 'kiln: (ready|degraded):' 600 &&
+	vm_log m1 | grep -q 'kiln: ready:' && until_ok 300 both_ready; then
+	ok "m1 back after $off_s s off, on its DATA disk ($m1_data): ready in $(vm_elapsed m1) s, both apiservers answer /readyz ok; leaders: $(leaders)"
+else not_ok "m1 back on its DATA: both apiservers ready"
+	diag "$(cat "$CLUSTER_RUN/m1-start.log")" "$(readyz)" "$(vm_log m1 | grep 'kiln:' | tail -n 12)"; fi
+# what n1 queued for m1 while it was off reaches it: every line from before the power-off on is on m1 too
+if until_ok 300 seq_all_on m1; then
+	ok "m1 back: every line n1's pod wrote is on m1 too: numbers $seq_from to $seq_to ($((seq_to - seq_from + 1)) lines, $off_s s of them with m1 off; $seq_dup duplicates)"
+else not_ok "m1 back: every line of n1's pod on m1 too"
+	diag "written: $seq_off at the power-off, $seq_last now; on m1 from $seq_from to $seq_to: $seq_missing missing" \
+		"$(vm_run n1 'tail -n 5 /data/log/logship.log' 20)" "$(vm_run m1 'ls -la /data/logs/n1/pod/; tail -n 3 /data/log/logsink.log' 20)"; fi
 done_testing

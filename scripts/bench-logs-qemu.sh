@@ -2,10 +2,14 @@
 # bench-logs-qemu.sh: the log forwarder on a node in QEMU (part of make bench; also alone, as root, after make
 # test-images): the cluster of 61-kube.t with its master m1 and node n1 only, etcd only (kiln.disable=kube-apiserver,
 # apiproxy: the node runs its forwarder and little else), booted by cluster.sh under TCG. On n1 a shell writes
-# numbered lines into a log of /data/log at 100 and then 1,000 lines a second for 10 s each (a batch every 0.1 s);
-# printed for each rate: the lines stored on m1, the forwarder's CPU time on n1 (rsyslogd's own, from /proc) and its
-# resident memory, and how long after the last line was written every line was on m1 (polled each second from the
-# build host: a bound, not a line's latency; tools/bench-logs.sh measures each line's on the build host).
+# numbered lines into a log of /data/log at 100 and then 1,000 lines a second for 10 s each (a batch every 0.1 s,
+# each line stamped with the time on n1's clock its batch was written: busybox date +%s.%N); printed for each rate:
+# the lines stored on m1, the forwarder's CPU time on n1 (rsyslogd's own, from /proc) and its resident memory, and the
+# latency from a line written on n1 to it stored on m1, median and 99th percentile. For that, m1's receiver files
+# each line with the time it received it instead of the sender's (this bench's change alone: receive.conf's template,
+# bind-mounted over the image's on m1, logsink restarted), and the two clocks' offset is taken out: n1 asks m1's NTP
+# server for it (busybox ntpd -w, which sets nothing) before and after each run, the sample of the shortest round
+# trip kept; the offset and its round trip are printed (the round trip bounds the offset's error).
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 . "$KILN_TOP/tests/system/lib/tap.sh" > /dev/null
@@ -24,6 +28,17 @@ VM_DIR=$CLUSTER_RUN
 . scripts/vm.sh
 KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$T/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$T/up.log")"; exit 0; }
 
+# m1's receiver files each line with its time of receipt (seconds.microseconds on m1's clock), for the latency; its
+# restart comes before n1's first line, which waits for the forwarder's connection.
+vm_run m1 "sed 's|string=\"%timereported:::date-rfc3339% %msg%\\\\n\"|string=\"%timegenerated:::date-unixtimestamp%.%timegenerated:::date-subseconds% %msg%\\\\n\"|' /etc/kiln/log/receive.conf > /run/bench-receive.conf && grep -q timegenerated /run/bench-receive.conf && mount --bind /run/bench-receive.conf /etc/kiln/log/receive.conf && initctl restart logsink" 60 > "$T/m1-receiver.log" ||
+	{ echo "cannot set m1's receiver to file the time of receipt: $(tail -n 2 "$T/m1-receiver.log")"; exit 0; }
+m1_addr=$(machine_field m1 ADDRESS)
+# offset: m1's clock minus n1's in seconds, then the round trip in seconds, of n1's best of four NTP exchanges with m1
+offset() {
+	vm_run n1 "timeout 8 ntpd -w -d -p $m1_addr 2>&1 | sed -n 's/.*reply from [0-9.]*: offset:\([-+0-9.]*\) delay:\([0-9.]*\) .*/\2 \1/p' | sort -n | head -n 1" 30 |
+		tr -d '\r' | awk 'NF == 2 { print $2 + 0, $1 + 0 }'
+}
+
 # stored RATE: how many of the run's lines m1 holds
 stored() { vm_run m1 "grep -c ' seq=' /data/logs/n1/bench$1.log 2> /dev/null || echo 0" 20 | tr -dc 0-9; }
 # The forwarder connected: a first line reaches m1.
@@ -39,18 +54,34 @@ rss() { vm_run n1 "awk '/^VmRSS/ { print \$2 }' /proc/$fpid/status" 20 | tr -dc 
 hz=$(vm_run n1 "getconf CLK_TCK 2> /dev/null || echo 100" 20 | tr -dc 0-9)
 for rate in 100 1000; do
 	n=$((rate * 10)) per=$((rate / 10))
+	o0=$(offset)
 	c0=$(ticks)
-	# the writer: 100 batches, one every 0.1 s, each line numbered; it returns when the last is written
+	# the writer: 100 batches, one every 0.1 s, each line numbered and stamped with n1's time when its batch was
+	# written; it returns when the last is written
 	w0=$(date +%s)
-	vm_run n1 "i=0; while [ \$i -lt $n ]; do j=0; while [ \$j -lt $per ]; do i=\$((i + 1)); j=\$((j + 1)); echo \"bench seq=\$i\"; done >> /data/log/bench$rate.log; sleep 0.1; done" 120 > /dev/null
+	vm_run n1 "i=0; while [ \$i -lt $n ]; do now=\$(date +%s.%N); j=0; while [ \$j -lt $per ]; do i=\$((i + 1)); j=\$((j + 1)); echo \"bench w=\$now seq=\$i\"; done >> /data/log/bench$rate.log; sleep 0.1; done" 120 > /dev/null
 	w1=$(date +%s)
 	end=$((w1 + 180))
 	until [ "$(stored "$rate")" -ge "$n" ] || [ "$(date +%s)" -ge "$end" ]; do sleep 1; done
 	got=$(stored "$rate") drained=$(($(date +%s) - w1))
 	c1=$(ticks)
+	o1=$(offset)
 	cpu_ms=$(((c1 - c0) * 1000 / ${hz:-100}))
+	# the offset taken out: the sample of the shorter round trip of the two
+	off=$(printf '%s\n%s\n' "$o0" "$o1" | awk 'NF == 2' | sort -k2,2n | head -n 1 | cut -d' ' -f1)
+	# latencies on m1: each stored line's time of receipt minus its writer's stamp, less the offset, in microseconds;
+	# sorted there, and only the median and the 99th percentile come back over the console
+	lat=$([ -z "$off" ] || vm_run m1 "awk -v o=$off '{ for (i = 2; i <= NF; i++) if (\$i ~ /^w=/) { printf \"%d\\n\", (\$1 - o - substr(\$i, 3)) * 1000000; break } }' /data/logs/n1/bench$rate.log | sort -n > /run/bench-lat; n=\$(wc -l < /run/bench-lat); echo \$n \$(sed -n \"\$(((n + 1) / 2))p\" /run/bench-lat) \$(sed -n \"\$(((n * 99 + 99) / 100))p\" /run/bench-lat)" 60 | tr -d '\r' | tail -n 1)
 	# (the writer's own sleeps and forks under TCG stretch its 10 s: the rate it reached is printed too)
 	printf '%d lines/s asked: %d lines in %d s (%d a second); %d of them on m1, all by %d s after the last was written; forwarder CPU %d.%02d s (%d%% of n1'"'"'s emulated core over %d s), RSS %s KiB\n' \
 		"$rate" "$n" $((w1 - w0)) $((n / (w1 - w0))) "${got:-0}" "$drained" $((cpu_ms / 1000)) $((cpu_ms % 1000 / 10)) \
 		$((cpu_ms / 10 / (w1 - w0 + drained))) $((w1 - w0 + drained)) "$(rss)"
+	# NUMBER MEDIAN P99 (microseconds)
+	set -- $lat
+	if [ -n "$off" ] && [ $# = 3 ] && [ "$1" -gt 0 ]; then
+		printf '  written on n1 to stored on m1: median %d.%d ms, 99th percentile %d.%d ms, of %d lines (clock offset m1 - n1 %s s taken out; NTP round trips %s s and %s s)\n' \
+			$(($2 / 1000)) $(($2 % 1000 / 100)) $(($3 / 1000)) $(($3 % 1000 / 100)) "$1" "$off" "${o0#* }" "${o1#* }"
+	else
+		echo "  written on n1 to stored on m1: not measured (offset '${o0:-none}' / '${o1:-none}', on m1: '$lat')"
+	fi
 done

@@ -6,7 +6,7 @@
 #  - the cluster tool issuing PKI and identities for 100 and 1000 nodes
 #  - an etcd backup run (snapshot, verification, metadata) against a bare snapshot, 10 MB and 100 MB
 #  - the log forwarder's CPU and memory at 100 and 1,000 lines a second, and a line's latency to a master (build
-#    host); the same rates on a node in QEMU: its CPU and memory there, and when every line was on the master
+#    host); the same rates on a node in QEMU: its CPU and memory there, and a line's latency from n1 to the master
 #  - a QEMU cluster up (etcd only) against one master alone
 #  - Kubernetes: image sizes with and without the components, the cluster to nodes Ready and a first pod against
 #    etcd only, memory per machine (bench-kube.sh)

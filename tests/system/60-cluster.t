@@ -16,7 +16,7 @@ R=$KILN_OUT/cluster
 [ -f "$R/cluster.env" ] && [ -f "$KILN_OUT/machines/n2/identity.cpio.gz" ] || bail "no machines built: run 'make' first"
 . "$R/cluster.env"
 
-plan 48
+plan 50
 export CLUSTER_RUN=$(mktemp -d "${TMPDIR:-/tmp}/kiln-cluster.XXXXXX")
 export CLUSTER_NETNS=kiln-test-$$
 export CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-1500}
@@ -278,6 +278,44 @@ ram=$(vm_run n1 "grep -m1 'DATA is in memory' /data/log/logship.log" 20 | tr -d 
 case $ram in *"bounded to "*" of RAM"*) ok "n1's forwarder, DATA in memory, says its queues are bounded in RAM: '${ram#*logship: }'" ;;
 	*) if [ "$(vm_run n1 'stat -f -c %T /data' 20 | tr -d '\r')" = tmpfs ]; then not_ok "n1's forwarder says its queues are in RAM"; diag "$ram"
 	else skip "n1's DATA is a disk here (CLUSTER_BOOT=disk): its queues are on it"; fi ;; esac
+# A master away long enough for n1's queue to it to fill: what no longer fits is dropped, said in n1's log and
+# counted in its metrics, never lost uncounted. m1's receiver stopped again; n1 writes more lines than its queue to m1
+# holds (20,000 in memory, then 16 MiB more with DATA in memory, 64 MiB on a disk: 50,000 or 130,000 lines of 400
+# bytes); once m1's receiver is back and the queue drained, every line is on m1 or among those counted dropped.
+case $(vm_run n1 'stat -f -c %T /data' 20 | tr -d '\r') in tmpfs) drop_n=50000 ;; *) drop_n=130000 ;; esac
+vm_run m1 "initctl stop logsink" 20 > /dev/null
+vm_run n1 "awk -v n=$drop_n 'BEGIN { x = sprintf(\"%380s\", \"\"); gsub(/ /, \"x\", x); for (i = 1; i <= n; i++) print \"drop\", x, i }' >> /data/log/droptest.log" 120 > /dev/null
+drop_t=$(date +%s)
+# dropped_to_m1: n1's count (log-drops' file: impstats' counters, each minute) and what n1's log says of it
+dropped_to_m1() { vm_run n1 "sed -n 's/^to_m1 \([0-9]*\)\$/\1/p' /run/kiln/logship/dropped" 20 | tr -dc 0-9; }
+drop_said() { drop_line=$(vm_run n1 "grep 'logship: to_m1: .* lines dropped' /data/log/logship.log | tail -n 1" 20 | tr -d '\r'); [ -n "$drop_line" ]; }
+drop_metric() {
+	drop_m=$(vm_run n1 "sed -n 's/^kiln_log_lines_dropped_total{service=\"logship\",queue=\"to_m1\"} //p' /run/kiln/metrics/kiln.prom" 20 | tr -dc 0-9)
+	[ "${drop_m:-0}" -gt 0 ] && [ "$drop_m" = "$(dropped_to_m1)" ]
+}
+end=$(($(date +%s) + 240))
+until { drop_said && drop_metric; } || [ "$(date +%s)" -ge "$end" ]; do sleep 10; done
+vm_run m1 "initctl start logsink" 20 > /dev/null
+# the lines m1 holds, once n1's queue to it has drained (the count stops growing)
+drop_on_m1() { vm_run m1 "awk '/ drop x+ [0-9]+\$/ { s[\$NF] = 1 } END { print length(s) }' /data/logs/n1/droptest.log 2> /dev/null || echo 0" 60 | tr -dc 0-9; }
+on1=-1 end=$(($(date +%s) + 300))
+while :; do
+	sleep 20
+	on=$(drop_on_m1)
+	[ "${on:-0}" = "$on1" ] || [ "$(date +%s)" -ge "$end" ] && break
+	on1=${on:-0}
+done
+dropped=$(dropped_to_m1)
+if [ -n "${drop_line:-}" ] && [ "${drop_m:-0}" -gt 0 ] && [ "${dropped:-0}" -gt 0 ] && [ "${on:-0}" -lt "$drop_n" ] &&
+	[ $((${on:-0} + ${dropped:-0})) -ge "$drop_n" ]; then
+	ok "with m1's receiver stopped, $drop_n lines on n1: its queue to m1 full, n1 said '${drop_line#*logship: }' and its metrics count ${drop_m}; with m1 back, $on lines on m1 and $dropped counted dropped: none lost uncounted ($(($(date +%s) - drop_t)) s)"
+else not_ok "lines dropped when n1's queue to m1 is full are said and counted"
+	diag "written $drop_n; on m1 $on; dropped (n1's count) '$dropped'; metric '$drop_m'; said '$drop_line'" \
+		"$(vm_run n1 'tail -n 4 /data/lib/logship/stats.log | cut -c1-200; tail -n 3 /data/log/logship.log' 20)"; fi
+# The receiver's stops (three by now) are orderly: rsyslogd aborted at each while the images lacked libgcc_s.
+starts=$(vm_run m1 "grep -c 'logsink: taking logs from' /data/log/logsink.log; grep -c 'must be installed' /data/log/logsink.log" 20 | tr -d '\r' | tr '\n' ' ')
+case $starts in [3-9]" 0 "|[1-9][0-9]" 0 ") ok "m1's log receiver stopped and started again without an abort (started $(echo "$starts" | cut -d' ' -f1) times)" ;;
+*) not_ok "m1's log receiver stops without an abort"; diag "starts, abort lines: $starts" "$(vm_run m1 'grep -v "^\$" /data/log/logsink.log | tail -n 5' 20)" ;; esac
 kern=$(vm_run m3 "ls /data/logs/n2/ | cat" 20 | tr -d '\r' | tr '\n' ' ')
 if echo "$kern" | grep -q 'kernel.log' && echo "$kern" | grep -q 'ntpd.log'; then ok "n2's kernel messages and its services' logs are on m3: $kern"
 else not_ok "n2's kernel and service logs on m3"; diag "$kern"; fi

@@ -285,7 +285,7 @@ case $ram in *"bounded to "*" of RAM"*) ok "n1's forwarder, DATA in memory, says
 case $(vm_run n1 'stat -f -c %T /data' 20 | tr -d '\r') in tmpfs) drop_n=50000 ;; *) drop_n=130000 ;; esac
 vm_run m1 "initctl stop logsink" 20 > /dev/null
 vm_run n1 "awk -v n=$drop_n 'BEGIN { x = sprintf(\"%380s\", \"\"); gsub(/ /, \"x\", x); for (i = 1; i <= n; i++) print \"drop\", x, i }' >> /data/log/droptest.log" 120 > /dev/null
-drop_t=$(date +%s)
+drop_t=$(date +%s) drop_line= drop_m= on=
 # dropped_to_m1: n1's count (log-drops' file: impstats' counters, each minute) and what n1's log says of it
 dropped_to_m1() { vm_run n1 "sed -n 's/^to_m1 \([0-9]*\)\$/\1/p' /run/kiln/logship/dropped" 20 | tr -dc 0-9; }
 drop_said() { drop_line=$(vm_run n1 "grep 'logship: to_m1: .* lines dropped' /data/log/logship.log | tail -n 1" 20 | tr -d '\r'); [ -n "$drop_line" ]; }

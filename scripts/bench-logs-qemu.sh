@@ -10,6 +10,11 @@
 # bind-mounted over the image's on m1, logsink restarted), and the two clocks' offset is taken out: n1 asks m1's NTP
 # server for it (busybox ntpd -w, which sets nothing) before and after each run, the sample of the shortest round
 # trip kept; the offset and its round trip are printed (the round trip bounds the offset's error).
+# Last, a service floods: `flood` (this bench's own, in an archive appended to the machines' initramfs; it waits for
+# /run/flood-go) prints numbered lines as fast as a shell and awk go under TCG, 1,000 every 0.1 s at most (10,000 a
+# second asked), for 30 s, through init's log capture; printed: the lines it wrote and the rate reached, the console's
+# slowest answer meanwhile, and once m1 has all it will get, the lines on m1, those init dropped (counted) and those
+# the forwarder dropped (counted, its queue to m1 full), and what is left unaccounted (0 when every loss is counted).
 . "$(dirname "$0")/lib.sh"
 cd "$KILN_TOP"
 . "$KILN_TOP/tests/system/lib/tap.sh" > /dev/null
@@ -24,6 +29,27 @@ export CLUSTER_APPEND=kiln.disable=kube-apiserver,apiproxy
 awk '/^  - name: n2$/ { skip = 3 } skip > 0 { skip--; next } { print }' tests/clusters/kube.yaml > "$T/logbench.yaml"
 kube_tree "$T/logbench.yaml"
 [ "$MASTERS $NODES" = "m1 n1" ] || die "the cluster is not m1 and n1: $MASTERS $NODES"
+# the flood service (bench only), on both machines; it does nothing until /run/flood-go says for how many seconds
+mkdir -p "$T/extra/etc/kiln/services" "$T/extra/usr/libexec/kiln-bench"
+cat > "$T/extra/usr/libexec/kiln-bench/flood" <<'EOT'
+#!/bin/sh
+# flood (make bench's service): once /run/flood-go exists, numbered lines, 1,000 every 0.1 s at most, for as many
+# seconds as it says; then how many in /run/flood-done
+while [ ! -e /run/flood-go ]; do sleep 1; done
+i=0 end=$(($(date +%s) + $(cat /run/flood-go)))
+while [ "$(date +%s)" -lt "$end" ]; do
+	awk -v a=$i 'BEGIN { for (j = 1; j <= 1000; j++) print "flood", a + j }'
+	i=$((i + 1000))
+	sleep 0.1
+done
+echo "$i" > /run/flood-done
+exec sleep 2147483647
+EOT
+chmod 755 "$T/extra/usr/libexec/kiln-bench/flood"
+printf '# flood: make bench'"'"'s service flood (scripts/bench-logs-qemu.sh)\ncommand = /usr/libexec/kiln-bench/flood\nrestart = never\n' \
+	> "$T/extra/etc/kiln/services/flood"
+sh scripts/mk-initramfs.sh "$T/extra" "$T/extra.cpio.gz" > /dev/null
+export CLUSTER_EXTRA=$T/extra.cpio.gz
 VM_DIR=$CLUSTER_RUN
 . scripts/vm.sh
 KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$T/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$T/up.log")"; exit 0; }
@@ -85,3 +111,33 @@ for rate in 100 1000; do
 		echo "  written on n1 to stored on m1: not measured (offset '${o0:-none}' / '${o1:-none}', on m1: '$lat')"
 	fi
 done
+
+# The service flood, through init: 30 s of it.
+dropped_fwd() { vm_run n1 "sed -n 's/^to_m1 \([0-9]*\)\$/\1/p' /run/kiln/logship/dropped 2> /dev/null" 20 | tr -dc 0-9; }
+f0=$(dropped_fwd)
+vm_run n1 "echo 30 > /run/flood-go" 20 > /dev/null
+slow=0 done_at=$(($(date +%s) + 120))
+until [ -n "$(vm_run n1 'cat /run/flood-done 2> /dev/null' 20 | tr -dc 0-9)" ] || [ "$(date +%s)" -ge "$done_at" ]; do
+	# the console's answer while init captures the flood: initctl status, in ms on the build host's clock
+	a=$(date +%s%N); vm_run n1 "initctl status flood > /dev/null" 20 > /dev/null; a=$((($(date +%s%N) - a) / 1000000))
+	[ "$a" -le "$slow" ] || slow=$a
+	sleep 2
+done
+fw=$(vm_run n1 'cat /run/flood-done 2> /dev/null' 20 | tr -dc 0-9)
+[ -n "$fw" ] || { echo "the service flood did not end in 120 s"; exit 0; }
+# m1's count of the flood's numbers, until it stops growing (n1's queue to m1 drained)
+on_m1() { vm_run m1 "awk '/ flood [0-9]+\$/ { s[\$NF] = 1 } END { print length(s) }' /data/logs/n1/flood.log 2> /dev/null || echo 0" 60 | tr -dc 0-9; }
+prev=-1 end=$(($(date +%s) + 600))
+while :; do
+	sleep 20
+	got=$(on_m1)
+	{ [ "${got:-0}" = "$prev" ] && [ "${got:-0}" -gt 0 ]; } || [ "$(date +%s)" -ge "$end" ] && break
+	prev=${got:-0}
+done
+# (log-drops' count is impstats', written each minute: read once a minute has passed since the last line was sent)
+sleep 70
+f1=$(dropped_fwd)
+init_drop=$(vm_run n1 "initctl metrics | sed -n 's/^kiln_service_log_lines_dropped_total{service=\"flood\"} //p'" 20 | tr -dc 0-9)
+fwd_drop=$((${f1:-0} - ${f0:-0}))
+printf 'a service flood through init, 10,000 lines/s asked for 30 s: %d written (%d a second), the console answered within %d ms throughout; on m1 %d, dropped by init %d and by the forwarder %d (counted), unaccounted %d\n' \
+	"$fw" $((fw / 30)) "$slow" "${got:-0}" "${init_drop:-0}" "$fwd_drop" $((fw - ${got:-0} - ${init_drop:-0} - fwd_drop))

@@ -55,9 +55,12 @@ VM_DIR=$CLUSTER_RUN
 KILN_OUT=$T/out sh scripts/cluster.sh up "$R" > "$T/up.log" 2>&1 || { echo "the cluster did not come up: $(tail -n 1 "$T/up.log")"; exit 0; }
 
 # m1's receiver files each line with its time of receipt (seconds.microseconds on m1's clock), for the latency; its
-# restart comes before n1's first line, which waits for the forwarder's connection.
+# restart comes before n1's first line, which waits for the forwarder's connection. n1's forwarder is restarted
+# too: its RELP session to the receiver that went away is found broken only when a line after the one sent into it
+# goes (on a quiet machine the first line waited minutes for the next).
 vm_run m1 "sed 's|string=\"%timereported:::date-rfc3339% %msg%\\\\n\"|string=\"%timegenerated:::date-unixtimestamp%.%timegenerated:::date-subseconds% %msg%\\\\n\"|' /etc/kiln/log/receive.conf > /run/bench-receive.conf && grep -q timegenerated /run/bench-receive.conf && mount --bind /run/bench-receive.conf /etc/kiln/log/receive.conf && initctl restart logsink" 60 > "$T/m1-receiver.log" ||
 	{ echo "cannot set m1's receiver to file the time of receipt: $(tail -n 2 "$T/m1-receiver.log")"; exit 0; }
+vm_run n1 "initctl restart logship" 30 > /dev/null
 m1_addr=$(machine_field m1 ADDRESS)
 # offset: m1's clock minus n1's in seconds, then the round trip in seconds, of n1's best of four NTP exchanges with m1
 offset() {

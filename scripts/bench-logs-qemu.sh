@@ -9,8 +9,8 @@
 # each line with the time it received it instead of the sender's (this bench's change alone: receive.conf's template,
 # bind-mounted over the image's on m1, logsink restarted), and the two clocks' offset is taken out: n1 asks m1's NTP
 # server for it (busybox ntpd -w, which sets nothing) before and after each run, each time the sample of the shortest
-# of four round trips; their mean is taken out, and both are printed with their round trips (ntpd slews n1's clock
-# meanwhile: the difference between the two bounds the error, with the round trips).
+# of four round trips; each line's is drawn between the two by its time (ntpd slews n1's clock meanwhile), and both
+# are printed with their round trips.
 # Last, a service floods: `flood` (this bench's own, in an archive appended to the machines' initramfs; it waits for
 # /run/flood-go) prints numbered lines as fast as a shell and awk go under TCG, 1,000 every 0.1 s at most (10,000 a
 # second asked), for 30 s, through init's log capture; printed: the lines it wrote and the rate reached, the console's
@@ -63,10 +63,11 @@ vm_run m1 "sed 's|string=\"%timereported:::date-rfc3339% %msg%\\\\n\"|string=\"%
 	{ echo "cannot set m1's receiver to file the time of receipt: $(tail -n 2 "$T/m1-receiver.log")"; exit 0; }
 vm_run n1 "initctl restart logship" 30 > /dev/null
 m1_addr=$(machine_field m1 ADDRESS)
-# offset: m1's clock minus n1's in seconds, then the round trip in seconds, of n1's best of four NTP exchanges with m1
+# offset: m1's clock minus n1's in seconds, the round trip in seconds, of n1's best of four NTP exchanges with m1 in
+# 4 s, and when on n1's clock (the middle of those 4 s)
 offset() {
-	vm_run n1 "timeout 8 ntpd -w -d -p $m1_addr 2>&1 | sed -n 's/.*reply from [0-9.]*: offset:\([-+0-9.]*\) delay:\([0-9.]*\) .*/\2 \1/p' | sort -n | head -n 1" 30 |
-		tr -d '\r' | awk 'NF == 2 { print $2 + 0, $1 + 0 }'
+	vm_run n1 "a=\$(date +%s.%N); timeout 4 ntpd -w -d -p $m1_addr 2>&1 | sed -n 's/.*reply from [0-9.]*: offset:\([-+0-9.]*\) delay:\([0-9.]*\) .*/\2 \1/p' | sort -n | head -n 1; echo at \$a \$(date +%s.%N)" 30 |
+		tr -d '\r' | awk 'NF == 2 { d = $1; o = $2 } $1 == "at" { t = ($2 + $3) / 2 } END { if (d != "") printf "%.6f %.6f %.3f\n", o, d, t }'
 }
 
 # stored RATE: how many of the run's lines m1 holds
@@ -97,12 +98,14 @@ for rate in 100 1000; do
 	c1=$(ticks)
 	o1=$(offset)
 	cpu_ms=$(((c1 - c0) * 1000 / ${hz:-100}))
-	# the offset taken out: the mean of the two, before and after (ntpd slews n1's clock meanwhile: by tens of
-	# milliseconds a minute here, more than an exchange's round trip)
-	off=$(printf '%s\n%s\n' "$o0" "$o1" | awk 'NF == 2 { s += $1; n++ } END { if (n) printf "%.6f\n", s / n }')
+	# the offset taken out: for each line, the one at its time drawn between the one before and the one after (ntpd
+	# slews n1's clock meanwhile: by up to tens of milliseconds a minute here, more than an exchange's round trip)
+	set -- $o0 $o1
+	off=
+	[ $# = 6 ] && off="-v o0=$1 -v t0=$3 -v o1=$4 -v t1=$6"
 	# latencies on m1: each stored line's time of receipt minus its writer's stamp, less the offset, in microseconds;
 	# sorted there, and only the median and the 99th percentile come back over the console
-	lat=$([ -z "$off" ] || vm_run m1 "awk -v o=$off '{ for (i = 2; i <= NF; i++) if (\$i ~ /^w=/) { printf \"%d\\n\", (\$1 - o - substr(\$i, 3)) * 1000000; break } }' /data/logs/n1/bench$rate.log | sort -n > /run/bench-lat; n=\$(wc -l < /run/bench-lat); echo \$n \$(sed -n \"\$(((n + 1) / 2))p\" /run/bench-lat) \$(sed -n \"\$(((n * 99 + 99) / 100))p\" /run/bench-lat)" 60 | tr -d '\r' | tail -n 1)
+	lat=$([ -z "$off" ] || vm_run m1 "awk $off '{ for (i = 2; i <= NF; i++) if (\$i ~ /^w=/) { w = substr(\$i, 3); o = o0 + (o1 - o0) * (w - t0) / (t1 - t0); printf \"%d\\n\", (\$1 - o - w) * 1000000; break } }' /data/logs/n1/bench$rate.log | sort -n > /run/bench-lat; n=\$(wc -l < /run/bench-lat); echo \$n \$(sed -n \"\$(((n + 1) / 2))p\" /run/bench-lat) \$(sed -n \"\$(((n * 99 + 99) / 100))p\" /run/bench-lat)" 60 | tr -d '\r' | tail -n 1)
 	# (the writer's own sleeps and forks under TCG stretch its 10 s: the rate it reached is printed too)
 	printf '%d lines/s asked: %d lines in %d s (%d a second); %d of them on m1, all by %d s after the last was written; forwarder CPU %d.%02d s (%d%% of n1'"'"'s emulated core over %d s), RSS %s KiB\n' \
 		"$rate" "$n" $((w1 - w0)) $((n / (w1 - w0))) "${got:-0}" "$drained" $((cpu_ms / 1000)) $((cpu_ms % 1000 / 10)) \
@@ -110,8 +113,9 @@ for rate in 100 1000; do
 	# NUMBER MEDIAN P99 (microseconds)
 	set -- $lat
 	if [ -n "$off" ] && [ $# = 3 ] && [ "$1" -gt 0 ]; then
-		printf '  written on n1 to stored on m1: median %d.%d ms, 99th percentile %d.%d ms, of %d lines (clock offset m1 - n1 %s s taken out: %s s before, %s s after, NTP round trips %s s and %s s)\n' \
-			$(($2 / 1000)) $(($2 % 1000 / 100)) $(($3 / 1000)) $(($3 % 1000 / 100)) "$1" "$off" "${o0%% *}" "${o1%% *}" "${o0#* }" "${o1#* }"
+		printf '  written on n1 to stored on m1: median %d.%d ms, 99th percentile %d.%d ms, of %d lines (clock offset m1 - n1 taken out, drawn between %s s before and %s s after, %s s apart; NTP round trips %s s and %s s)\n' \
+			$(($2 / 1000)) $(($2 % 1000 / 100)) $(($3 / 1000)) $(($3 % 1000 / 100)) "$1" "${o0%% *}" "${o1%% *}" \
+			"$(echo "$o0 $o1" | awk '{ printf "%.0f", $6 - $3 }')" "$(echo "$o0" | cut -d' ' -f2)" "$(echo "$o1" | cut -d' ' -f2)"
 	else
 		echo "  written on n1 to stored on m1: not measured (offset '${o0:-none}' / '${o1:-none}', on m1: '$lat')"
 	fi

@@ -117,10 +117,7 @@ emulation_archive() {
 for_machine() { for w in $2; do [ "${w%%=*}" = "$1" ] && echo "${w#*=}"; done; :; }
 
 # machine_append NAME: what an initramfs boot of NAME adds to the kernel command line.
-machine_append() {
-	echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}") \
-		$([ "$boot" != initramfs ] || [ -z "$(for_machine "$1" "${CLUSTER_DATA_FOR:-}")" ] || echo kiln.data_format_blank kiln.data=disk)
-}
+machine_append() { echo ${CLUSTER_APPEND:-} $(for_machine "$1" "${CLUSTER_APPEND_FOR:-}"); }
 
 # no_apiserver NAME: NAME's command line leaves kube-apiserver out (kiln.disable).
 no_apiserver() { case $(machine_append "$1") in *kiln.disable=*kube-apiserver*) return 0 ;; *) return 1 ;; esac; }
@@ -134,8 +131,13 @@ start_machine() {
 	if [ "$boot" = disk ]; then
 		set -- "$1" --disk "$VM_DIR/$1/disk.img" --persist --reboot
 	else
-		set -- "$1" --append "$(machine_append "$1")" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
-		[ ! -f "$VM_DIR/$1/data.img" ] || set -- "$@" --data "$VM_DIR/$1/data.img"
+		# a local disk (CLUSTER_DATA_FOR, made blank by initrd at up): DATA made on it, and found there again
+		if [ -f "$VM_DIR/$1/data.img" ]; then
+			set -- "$1" --append "$(machine_append "$1") kiln.data_format_blank kiln.data=disk" --data "$VM_DIR/$1/data.img"
+		else
+			set -- "$1" --append "$(machine_append "$1")"
+		fi
+		set -- "$@" "$KILN_OUT/$role/vmlinuz" "$VM_DIR/$1/initrd"
 	fi
 	m=$1; shift
 	msmp=$(for_machine "$m" "${CLUSTER_SMP_FOR:-}" | tail -n 1)
